@@ -1,0 +1,232 @@
+"""The `costlab` command line: parse options, call one library function, render the result.
+
+Commands from the CLI contract whose implementation has not landed exit 2 with
+"not implemented yet". Known errors become a one-line message and an exit code, never a
+traceback: 2 for bad input (dates, formats, --db), 1 for failures while running.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from costlab.errors import CostlabError, NotImplementedYet, StoreError, UsageError
+
+app = typer.Typer(
+    help="costlab: who spent what on which GPUs, how much was idle, what a token costs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+collect_app = typer.Typer(help="Collect source data into the database.", no_args_is_help=True)
+prices_app = typer.Typer(help="Manage price data (overrides, negotiated rates).", no_args_is_help=True)
+app.add_typer(collect_app, name="collect")
+app.add_typer(prices_app, name="prices")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class State:
+    db: Path = Path("costlab.duckdb")
+
+
+state = State()
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class TableOrJson(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class IdlePolicy(str, Enum):
+    separate = "separate"
+    share = "share"
+
+
+class StrategyName(str, Enum):
+    spot = "spot"
+    consolidation = "consolidation"
+    schedule = "schedule"
+    rightsize = "rightsize"
+    all = "all"
+
+
+@app.callback()
+def _global(
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="DuckDB database file [env COSTLAB_DB, default ./costlab.duckdb]."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+) -> None:
+    state.db = db or Path(os.environ.get("COSTLAB_DB", "costlab.duckdb"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _entry(module: str, function: str) -> Any:
+    """The implementation of a contract command, or NotImplementedYet if it has not landed."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            raise NotImplementedYet("not implemented yet") from exc
+        raise
+    fn = getattr(mod, function, None)
+    if fn is None:
+        raise NotImplementedYet("not implemented yet")
+    return fn
+
+
+def _show(result: Any) -> None:
+    if result is None:
+        return
+    if isinstance(result, str):
+        typer.echo(result)
+    else:
+        console.print(result)
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(min=1, max=90, help="Days of history to generate.")] = 7,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same fleet, same dollars.")] = 42,
+) -> None:
+    """Generate a realistic demo fleet, load it through the collectors' loaders, allocate, summarise."""
+    from costlab import pipeline
+
+    _show(pipeline.run_demo(state.db, days=days, seed=seed, console=console))
+
+
+@collect_app.command("prometheus")
+def collect_prometheus(
+    url: Annotated[str, typer.Option(help="Prometheus-compatible query endpoint (Prometheus, Thanos, Mimir, AMP).")],
+    start: Annotated[str | None, typer.Option(help="ISO start; default: the stored watermark.")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO end; default: now.")] = None,
+    step: Annotated[str, typer.Option(help="Query resolution, e.g. 15s, 1m.")] = "15s",
+    cluster: Annotated[str | None, typer.Option(help="Cluster name to record (default: the `cluster` label).")] = None,
+) -> None:
+    """Collect DCGM, kube-state-metrics and Karpenter series from Prometheus."""
+    fn = _entry("costlab.collect.prometheus", "collect_from_cli")
+    _show(fn(state.db, url=url, start=start, end=end, step=step, cluster=cluster, console=console))
+
+
+@collect_app.command("langfuse")
+def collect_langfuse(
+    host: Annotated[str, typer.Option(help="LangFuse base URL; keys from LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY.")],
+) -> None:
+    """Collect LangFuse GENERATION observations (tokens, model, latency, cost) incrementally."""
+    fn = _entry("costlab.collect.langfuse", "collect_from_cli")
+    _show(fn(state.db, host=host, console=console))
+
+
+@collect_app.command("prices")
+def collect_prices(
+    region: Annotated[list[str] | None, typer.Option(help="AWS region(s) to price; repeatable.")] = None,
+    snapshot: Annotated[Path | None, typer.Option(help="Load an offline price snapshot CSV instead of calling AWS.")] = None,
+) -> None:
+    """Collect EC2 on-demand (Pricing API) and spot (price history) prices."""
+    fn = _entry("costlab.collect.ec2_prices", "collect_from_cli")
+    _show(fn(state.db, regions=region or [], snapshot=snapshot, console=console))
+
+
+@prices_app.command("import")
+def prices_import(
+    file: Annotated[Path, typer.Argument(help="CSV: instance_type,region,capacity_type,usd_per_hour[,zone,effective_from]")],
+) -> None:
+    """Import price overrides (negotiated rates, Savings Plans, reserved) that win over list prices."""
+    fn = _entry("costlab.collect.ec2_prices", "import_from_cli")
+    _show(fn(state.db, file=file, console=console))
+
+
+@app.command()
+def allocate(
+    start: Annotated[str | None, typer.Option(help="ISO start (default: start of recorded data).")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO end, exclusive (default: end of recorded data).")] = None,
+    by: Annotated[str, typer.Option(help="team | namespace | nodepool | cluster | model | label:KEY")] = "team",
+    idle: Annotated[IdlePolicy, typer.Option(help="Idle GPU cost: its own __idle__ row, or shared by cost.")] = IdlePolicy.separate,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+) -> None:
+    """Allocate node cost to GPU-hours and tenants; money is conserved to the micro-dollar."""
+    from costlab import pipeline, render
+
+    result = pipeline.allocate(state.db, start=start, end=end, by=by, idle=idle.value)
+    _show(render.allocation(result, fmt.value))
+
+
+@app.command()
+def simulate(
+    strategy: Annotated[StrategyName, typer.Option(help="Strategy to replay on the recorded history.")] = StrategyName.all,
+    fmt: Annotated[TableOrJson, typer.Option("--format", help="Output format.")] = TableOrJson.table,
+) -> None:
+    """Replay Karpenter strategies (spot, consolidation, schedule, rightsize) on recorded demand."""
+    fn = _entry("costlab.simulate.runner", "simulate_from_cli")
+    _show(fn(state.db, strategy=strategy.value, fmt=fmt.value, console=console))
+
+
+@app.command()
+def recommend(
+    out: Annotated[Path, typer.Option(help="Folder for NodePool / EC2NodeClass / ScaledObject YAML and summary.")],
+) -> None:
+    """Write ready-to-apply NodePool and KEDA manifests from the simulation."""
+    fn = _entry("costlab.recommend.runner", "recommend_from_cli")
+    _show(fn(state.db, out=out, console=console))
+
+
+@app.command()
+def rules(
+    out: Annotated[Path, typer.Option(help="File for the generated PrometheusRule YAML.")],
+) -> None:
+    """Generate PrometheusRules: $/hour recording rules, cost, idle and budget alerts."""
+    fn = _entry("costlab.emit.prometheus_rules", "rules_from_cli")
+    _show(fn(state.db, out=out, console=console))
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="Folder for the HTML report, CSV and FOCUS export.")],
+    period: Annotated[str | None, typer.Option(help="YYYY-MM or YYYY-Www (default: last complete month in the data).")] = None,
+) -> None:
+    """Write a batch report (HTML, CSV, FOCUS) for a month or week."""
+    fn = _entry("costlab.report.batch", "report_from_cli")
+    _show(fn(state.db, period=period, out=out, console=console))
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the Streamlit server.")] = 8501,
+    tenant: Annotated[str | None, typer.Option(help="Tenant-scoped mode: only this tenant's rows are queried.")] = None,
+) -> None:
+    """Start the Streamlit FinOps dashboard on the database (read-only)."""
+    from costlab import pipeline
+
+    pipeline.run_dashboard(state.db, port=port, tenant=tenant)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except (UsageError, StoreError, NotImplementedYet) as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except CostlabError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Collectors: each source module turns its records into rows of the raw tables via `sink`."""

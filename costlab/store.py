@@ -1,0 +1,155 @@
+"""The DuckDB database: connections, forward migrations, SQL files by name, idempotent writes.
+
+Everything that touches the database file goes through here, so the rules (parameters bound,
+identifiers from an allow-list, writes keyed and transactional) live in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from costlab.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def sql_dir() -> Path:
+    """`sql/` beside the package in a checkout, `costlab/_sql` in an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "sql", here / "_sql"):
+        if candidate.is_dir():
+            return candidate
+    raise StoreError("cannot find the sql/ folder that ships with costlab")
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of `sql/<name>.sql`, e.g. load_sql("allocate/request_based")."""
+    path = sql_dir() / f"{name}.sql"
+    if not path.is_file():
+        raise StoreError(f"no SQL file named {name!r} under {sql_dir()}")
+    return path.read_text()
+
+
+def connect(path: str | Path, *, read_only: bool = False, migrate_schema: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) a costlab database and bring its schema up to date."""
+    target = str(path)
+    if target != ":memory:":
+        p = Path(target)
+        if p.is_dir():
+            raise StoreError(f"--db {target} is a directory, not a database file")
+        if read_only and not p.exists():
+            raise StoreError(f"database {target} does not exist yet: run `costlab demo` or a collector first")
+        if not read_only and not p.parent.exists():
+            raise StoreError(f"cannot create database {target}: folder {p.parent} does not exist")
+    try:
+        conn = duckdb.connect(target, read_only=read_only)
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open database {target}: {str(exc).splitlines()[0]}") from exc
+    conn.execute("SET TimeZone = 'UTC'")
+    if migrate_schema and not read_only:
+        migrate(conn)
+    return conn
+
+
+def migrations() -> list[tuple[int, str, Path]]:
+    found = []
+    for path in sorted((sql_dir() / "schema").glob("*.sql")):
+        number, _, name = path.stem.partition("_")
+        found.append((int(number), name, path))
+    return found
+
+
+def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: duckdb.DuckDBPyConnection) -> int:
+    """Apply every migration newer than the database's version; each in its own transaction."""
+    conn.execute(load_sql("meta/schema_version"))
+    current = schema_version(conn)
+    for number, name, path in migrations():
+        if number <= current:
+            continue
+        log.info("applying migration %03d_%s", number, name)
+        with transaction(conn):
+            conn.execute(path.read_text())
+            conn.execute("INSERT INTO schema_version (version, name) VALUES ($v, $n)", {"v": number, "n": name})
+        current = number
+    _seed(conn)
+    return current
+
+
+def _seed(conn: duckdb.DuckDBPyConnection) -> None:
+    """Reference tables from sql/seeds/*.csv, upserted so new seed rows reach old databases."""
+    import polars as pl
+
+    for path in sorted((sql_dir() / "seeds").glob("*.csv")):
+        table = path.stem
+        frame = pl.read_csv(path, infer_schema_length=0).with_columns(pl.all().fill_null(""))
+        upsert(conn, table, frame.to_arrow())
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def table_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = $t ORDER BY ordinal_position",
+        {"t": table},
+    ).fetchall()
+    if not rows:
+        raise StoreError(f"unknown table {table!r}")
+    return [r[0] for r in rows]
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise StoreError(f"refusing identifier {name!r}")
+    return name
+
+
+def upsert(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> int:
+    """Insert rows, replacing rows with the same primary key: running it twice changes nothing.
+
+    Only columns the table has are accepted; identifiers are checked against the catalogue, so no
+    caller-supplied text ever becomes SQL.
+    """
+    if data.num_rows == 0:
+        return 0
+    known = set(table_columns(conn, table))
+    unknown = [c for c in data.column_names if c not in known]
+    if unknown:
+        raise StoreError(f"table {table} has no column(s) {', '.join(unknown)}")
+    cols = ", ".join(_ident(c) for c in data.column_names)
+    conn.register("_costlab_staged", data)
+    try:
+        conn.execute(f"INSERT OR REPLACE INTO {_ident(table)} ({cols}) SELECT {cols} FROM _costlab_staged")
+    finally:
+        conn.unregister("_costlab_staged")
+    return data.num_rows
