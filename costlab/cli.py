@@ -197,6 +197,15 @@ def rules(
 
 
 @app.command()
+def exporter(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the /metrics endpoint.")] = 9108,
+) -> None:
+    """Serve costlab_instance_hourly_cost_usd and allocated $ per tenant as Prometheus metrics."""
+    fn = _entry("costlab.emit.exporter", "serve_from_cli")
+    _show(fn(state.db, port=port, console=console))
+
+
+@app.command()
 def report(
     out: Annotated[Path, typer.Option(help="Folder for the HTML report, CSV and FOCUS export.")],
     period: Annotated[str | None, typer.Option(help="YYYY-MM or YYYY-Www (default: last complete month in the data).")] = None,
