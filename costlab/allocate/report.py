@@ -1,0 +1,89 @@
+"""Allocation grouped by a tenant key, with idle kept separate or shared; read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import duckdb
+
+from costlab.allocate.keys import BY_COLUMNS, IDLE_POLICIES, SHARE_SCOPES
+from costlab.errors import UsageError
+from costlab.money import micros_to_usd
+from costlab.store import load_sql
+from costlab.timeutil import Window
+
+
+@dataclass(frozen=True)
+class TenantRow:
+    tenant: str
+    gpu_hours: float
+    gpu_hours_used: float | None
+    idle_gpu_hours: float
+    own_cost_usd_micros: int
+    idle_share_usd_micros: int
+    cost_usd_micros: int
+
+    @property
+    def cost_usd(self) -> Decimal:
+        return micros_to_usd(self.cost_usd_micros)
+
+    @property
+    def efficiency(self) -> float | None:
+        """Used over requested GPU-hours (None when usage was not measured)."""
+        if self.gpu_hours_used is None or self.gpu_hours <= 0:
+            return None
+        return self.gpu_hours_used / self.gpu_hours
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    window: Window
+    by: str
+    idle: str
+    total_node_cost_usd_micros: int
+    unpriced_node_hours: float
+    rows: list[TenantRow] = field(default_factory=list)
+
+    @property
+    def total_node_cost_usd(self) -> Decimal:
+        return micros_to_usd(self.total_node_cost_usd_micros)
+
+
+def parse_by(by: str) -> tuple[str, str | None]:
+    """'team' -> ('team', None); 'label:app' -> ('label', 'app'). Raises UsageError otherwise."""
+    if by.startswith("label:"):
+        key = by.removeprefix("label:").strip()
+        if not key:
+            raise UsageError("--by label:KEY needs a label name, e.g. label:project")
+        return "label", key
+    if by not in BY_COLUMNS:
+        raise UsageError(f"--by must be one of {', '.join(BY_COLUMNS)} or label:KEY, not {by!r}")
+    return by, None
+
+
+def report_by(
+    conn: duckdb.DuckDBPyConnection,
+    window: Window,
+    by: str = "team",
+    idle: str = "separate",
+    scope: str = "cluster",
+    tenant: str | None = None,
+) -> list[TenantRow]:
+    kind, label_key = parse_by(by)
+    if idle not in IDLE_POLICIES:
+        raise UsageError(f"--idle must be one of {', '.join(IDLE_POLICIES)}")
+    if scope not in SHARE_SCOPES:
+        raise UsageError(f"idle share scope must be one of {', '.join(SHARE_SCOPES)}")
+    aligned = window.hour_aligned()
+    rows = conn.execute(
+        load_sql("allocate/report_by"),
+        {
+            "start": aligned.start, "end": aligned.end, "by": kind, "label_key": label_key or "",
+            "idle": idle, "scope": scope, "tenant_filter": tenant,
+        },
+    ).fetchall()
+    return [
+        TenantRow(r[0], float(r[1] or 0), None if r[2] is None else float(r[2]), float(r[3] or 0), int(r[4]), int(r[5]), int(r[6]))
+        for r in rows
+    ]
