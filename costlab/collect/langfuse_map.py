@@ -65,9 +65,13 @@ def token_counts(obs: Mapping[str, Any]) -> tuple[int, int, int]:
     """
     details = obs.get("usageDetails") or {}
     if details:
-        inp = sum(_int(v) or 0 for k, v in details.items() if k == "input" or k.startswith("input_"))
+        inp = sum(
+            _int(v) or 0 for k, v in details.items() if k == "input" or k.startswith("input_")
+        )
         inp += sum(_int(details.get(k)) or 0 for k in _INPUT_ALIASES)
-        out = sum(_int(v) or 0 for k, v in details.items() if k == "output" or k.startswith("output_"))
+        out = sum(
+            _int(v) or 0 for k, v in details.items() if k == "output" or k.startswith("output_")
+        )
         out += sum(_int(details.get(k)) or 0 for k in _OUTPUT_ALIASES)
         total = _int(details.get("total"))
         return inp, out, total if total is not None else inp + out
@@ -135,7 +139,14 @@ def resolve_tenant(
         if kind == "metadata":
             value = _from_metadata([trace_metadata, obs_metadata], arg)
         elif kind == "tag":
-            value = next((t[len(arg) :].strip() for t in tags if t.startswith(arg) and t[len(arg) :].strip()), None)
+            value = next(
+                (
+                    t[len(arg) :].strip()
+                    for t in tags
+                    if t.startswith(arg) and t[len(arg) :].strip()
+                ),
+                None,
+            )
         elif kind == "user":
             value = _text(user_id)
         elif kind == "session":
@@ -166,7 +177,9 @@ def observation_row(
     session_id = obs.get("sessionId") or trace.get("sessionId")
     tags = list(obs.get("tags") or trace.get("tags") or [])
     inp, out, total = token_counts(obs)
-    deployment = next((d for d in (_from_metadata([obs_meta, trace_meta], k) for k in deployment_keys) if d), None)
+    deployment = next(
+        (d for d in (_from_metadata([obs_meta, trace_meta], k) for k in deployment_keys) if d), None
+    )
     return {
         "observation_id": obs.get("id"),
         "trace_id": obs.get("traceId"),

@@ -25,17 +25,29 @@ TENANT_STEP_FORMS = (
 class LangfuseSettings(BaseSettings):
     """How `costlab collect langfuse` reads GENERATION observations and maps them to tenants."""
 
-    model_config = SettingsConfigDict(env_prefix="COSTLAB_LANGFUSE_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="COSTLAB_LANGFUSE_", extra="ignore", populate_by_name=True
+    )
 
     host: str = Field("https://cloud.langfuse.com", description="LangFuse base URL.")
     public_key: str | None = Field(
-        None, validation_alias=AliasChoices("public_key", "LANGFUSE_PUBLIC_KEY"), description="Project public key."
+        None,
+        validation_alias=AliasChoices("public_key", "LANGFUSE_PUBLIC_KEY"),
+        description="Project public key.",
     )
     secret_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("secret_key", "LANGFUSE_SECRET_KEY"), description="Project secret key."
+        None,
+        validation_alias=AliasChoices("secret_key", "LANGFUSE_SECRET_KEY"),
+        description="Project secret key.",
     )
     tenant_rule: list[str] = Field(
-        default_factory=lambda: ["metadata:tenant", "metadata:team", "tag:tenant:", "tag:team:", "user"],
+        default_factory=lambda: [
+            "metadata:tenant",
+            "metadata:team",
+            "tag:tenant:",
+            "tag:team:",
+            "user",
+        ],
         description="Ordered steps; the first step that yields a non-empty value names the tenant.",
     )
     deployment_keys: list[str] = Field(
@@ -43,23 +55,35 @@ class LangfuseSettings(BaseSettings):
         description="Metadata keys (generation first, then trace) naming the serving deployment.",
     )
     lookback: timedelta = Field(
-        timedelta(hours=1), ge=timedelta(0), description="Trailing slice re-read on every run for late data."
+        timedelta(hours=1),
+        ge=timedelta(0),
+        description="Trailing slice re-read on every run for late data.",
     )
     initial_history: timedelta = Field(
-        timedelta(days=7), gt=timedelta(0), description="How far back the first run starts without a watermark."
+        timedelta(days=7),
+        gt=timedelta(0),
+        description="How far back the first run starts without a watermark.",
     )
     initial_start: datetime | None = Field(
         None, description="Absolute start of history; the lookback never reaches before it."
     )
     chunk: timedelta = Field(
-        timedelta(hours=6), gt=timedelta(0), description="Window slice loaded and committed with its watermark."
+        timedelta(hours=6),
+        gt=timedelta(0),
+        description="Window slice loaded and committed with its watermark.",
     )
     trace_slack: timedelta = Field(
-        timedelta(hours=1), ge=timedelta(0), description="How long before a generation its trace's root may start."
+        timedelta(hours=1),
+        ge=timedelta(0),
+        description="How long before a generation its trace's root may start.",
     )
-    page_size: int = Field(500, ge=1, le=1000, description="Observations per page (the API allows up to 1000).")
+    page_size: int = Field(
+        500, ge=1, le=1000, description="Observations per page (the API allows up to 1000)."
+    )
     max_pages: int = Field(100_000, ge=1, description="Safety stop for a cursor that never ends.")
-    max_retries: int = Field(5, ge=0, le=20, description="Retries on 429/5xx; the client honours Retry-After.")
+    max_retries: int = Field(
+        5, ge=0, le=20, description="Retries on 429/5xx; the client honours Retry-After."
+    )
     timeout_s: float = Field(60.0, gt=0, description="Per-request timeout in seconds.")
 
     @field_validator("tenant_rule")
@@ -67,7 +91,11 @@ class LangfuseSettings(BaseSettings):
     def _check_rule(cls, steps: list[str]) -> list[str]:
         for step in steps:
             kind, sep, arg = step.partition(":")
-            ok = (kind in ("user", "session") and not sep) or (kind in ("metadata", "tag", "const") and arg)
+            ok = (kind in ("user", "session") and not sep) or (
+                kind in ("metadata", "tag", "const") and arg
+            )
             if not ok:
-                raise ValueError(f"bad tenant rule step {step!r}; valid forms: " + "; ".join(TENANT_STEP_FORMS))
+                raise ValueError(
+                    f"bad tenant rule step {step!r}; valid forms: " + "; ".join(TENANT_STEP_FORMS)
+                )
         return steps

@@ -1,0 +1,107 @@
+"""Price overrides from a CSV (negotiated rates, Savings Plans, reserved): source='manual'.
+
+Columns: instance_type,region,capacity_type,usd_per_hour[,zone,effective_from]. The whole file
+is checked first; any bad row stops the import with an error naming its line, so a file is
+either loaded completely or not at all. A missing effective_from means "for all history".
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from costlab.collect.ec2_pricing_api import PRICES_SCHEMA
+from costlab.collect.price_snapshot import SNAPSHOT_EFFECTIVE_FROM
+from costlab.errors import UsageError
+from costlab.money import usd_to_micros
+from costlab.timeutil import parse_ts
+
+REQUIRED = ("instance_type", "region", "capacity_type", "usd_per_hour")
+OPTIONAL = ("zone", "effective_from")
+CAPACITY_TYPES = ("on-demand", "spot", "reserved")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+MAX_REPORTED = 20
+
+
+@dataclass
+class ParsedOverrides:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame(self.rows, schema=PRICES_SCHEMA)
+
+
+def _check_row(rec: dict[str, str]) -> tuple[dict[str, Any] | None, str | None]:
+    itype = (rec.get("instance_type") or "").strip()
+    region = (rec.get("region") or "").strip()
+    capacity = (rec.get("capacity_type") or "").strip()
+    price = (rec.get("usd_per_hour") or "").strip()
+    zone = (rec.get("zone") or "").strip()
+    when = (rec.get("effective_from") or "").strip()
+    if not _INSTANCE_TYPE.match(itype):
+        return None, f"instance_type {itype!r} is not an EC2 instance type (e.g. p4d.24xlarge)"
+    if not _REGION.match(region):
+        return None, f"region {region!r} is not an AWS region (e.g. us-east-1)"
+    if capacity not in CAPACITY_TYPES:
+        return None, f"capacity_type {capacity!r} must be one of {', '.join(CAPACITY_TYPES)}"
+    try:
+        usd = Decimal(price)
+    except InvalidOperation:
+        return None, f"usd_per_hour {price!r} is not a number"
+    if not usd.is_finite() or usd <= 0:
+        return None, f"usd_per_hour {price!r} must be a positive price (omit the row instead of $0)"
+    if zone and not (zone.startswith(region) and len(zone) > len(region)):
+        return None, f"zone {zone!r} is not an availability zone of {region} (e.g. {region}a)"
+    try:
+        effective = parse_ts(when) if when else SNAPSHOT_EFFECTIVE_FROM
+    except UsageError as exc:
+        return None, f"effective_from: {exc}"
+    row = {
+        "instance_type": itype,
+        "region": region,
+        "zone": zone,
+        "capacity_type": capacity,
+        "source": "manual",
+        "effective_from": effective,
+        "usd_micros_per_hour": usd_to_micros(usd),
+    }
+    return row, None
+
+
+def parse_overrides(path: Path) -> ParsedOverrides:
+    """Check every line of an overrides CSV; rows and errors ("line N: why") in file order."""
+    out = ParsedOverrides()
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in REQUIRED if c not in header]
+            if missing:
+                raise UsageError(f"{path}: line 1: header lacks column(s) {', '.join(missing)}")
+            unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+            if unknown:
+                raise UsageError(f"{path}: line 1: unknown column(s) {', '.join(unknown)}")
+            reader.fieldnames = header
+            for rec in reader:
+                if not any((v or "").strip() for v in rec.values() if isinstance(v, str)):
+                    continue  # blank line
+                line = reader.line_num
+                if None in rec:
+                    out.errors.append(f"line {line}: more fields than the header has")
+                    continue
+                row, error = _check_row(rec)
+                if error:
+                    out.errors.append(f"line {line}: {error}")
+                else:
+                    out.rows.append(row)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from exc
+    return out

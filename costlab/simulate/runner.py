@@ -1,0 +1,62 @@
+"""Glue for `costlab simulate`: open the database read-only, load, run, render."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from costlab import store
+from costlab.money import micros_to_usd
+from costlab.simulate.base import STRATEGIES, SimInputs, SimResult, get_strategy
+from costlab.simulate.inputs import LoadSettings, load_inputs
+
+SINGLES = ("rightsize", "consolidation", "schedule", "spot")
+
+
+def load(db_path: Path | str, settings: LoadSettings | None = None) -> SimInputs:
+    conn = store.connect(db_path, read_only=True)
+    try:
+        return load_inputs(conn, settings)
+    finally:
+        conn.close()
+
+
+def simulate(inputs: SimInputs, strategy: str = "all") -> list[SimResult]:
+    """The named strategy's result; for `all`, every single strategy and then the chained one."""
+    get_strategy(strategy)  # raises with the valid names
+    names = [*SINGLES, "all"] if strategy == "all" else [strategy]
+    return [STRATEGIES[n]().run(inputs) for n in names]
+
+
+def _usd(micros: int) -> str:
+    return f"{micros_to_usd(micros):,.2f}"
+
+
+def render_table(results: list[SimResult]) -> Table:
+    table = Table(title="costlab simulate (window replay)")
+    for col in ("strategy", "baseline $", "simulated $", "saved $", "saved %", "saved $/month", "risk"):
+        table.add_column(col, justify="right" if "$" in col or "%" in col else "left")
+    for r in results:
+        risk = ", ".join(f"{k}={v:.2f}" for k, v in sorted(r.risk.items()))
+        table.add_row(r.strategy, _usd(r.baseline_cost_usd_micros), _usd(r.simulated_cost_usd_micros),
+                      _usd(r.savings_usd_micros), f"{100 * r.savings_ratio:.1f}",
+                      _usd(r.savings_per_month_usd_micros), r.undefined or risk)
+    return table
+
+
+def render_json(results: list[SimResult]) -> str:
+    return json.dumps([r.to_dict() for r in results], sort_keys=True, indent=2, default=str)
+
+
+def simulate_from_cli(db_path: Path, *, strategy: str, fmt: str, console: Any) -> Any:
+    """CLI entry: `costlab simulate --strategy NAME --format table|json`."""
+    results = simulate(load(db_path), strategy)
+    if fmt == "json":
+        return render_json(results)
+    for r in results:
+        if r.assumptions:
+            console.print(f"[bold]{r.strategy}[/bold] assumptions: " + "; ".join(r.assumptions), highlight=False)
+    return render_table(results)
