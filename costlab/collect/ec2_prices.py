@@ -48,7 +48,9 @@ class PricesSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="COSTLAB_PRICES_", extra="ignore")
 
-    regions: list[str] = Field(default_factory=lambda: ["us-east-1"], description="Regions to price.")
+    regions: list[str] = Field(
+        default_factory=lambda: ["us-east-1"], description="Regions to price."
+    )
     instance_types: list[str] = Field(
         default_factory=list,
         description="Instance types to price; empty = every on-demand type, GPU types for spot.",
@@ -105,7 +107,9 @@ def collect(
     return _collect_aws(conn, settings, clients, now())
 
 
-def _load_snapshot(conn: duckdb.DuckDBPyConnection, path: Path | None, mode: str, note: str) -> PricesReport:
+def _load_snapshot(
+    conn: duckdb.DuckDBPyConnection, path: Path | None, mode: str, note: str
+) -> PricesReport:
     if path is not None and not path.is_file():
         raise UsageError(f"--snapshot {path}: no such file")
     frame = snapshot_prices(path)
@@ -117,7 +121,10 @@ def _load_snapshot(conn: duckdb.DuckDBPyConnection, path: Path | None, mode: str
 
 
 def _collect_aws(
-    conn: duckdb.DuckDBPyConnection, settings: PricesSettings, clients: Callable[[str, str], Any], now: datetime
+    conn: duckdb.DuckDBPyConnection,
+    settings: PricesSettings,
+    clients: Callable[[str, str], Any],
+    now: datetime,
 ) -> PricesReport:
     report = PricesReport(mode="aws")
     pricing = clients("pricing", PRICING_REGION)
@@ -138,8 +145,12 @@ def _collect_aws(
                 start = max(watermark - settings.spot_lookback, start)
             spot = fetch_spot(clients("ec2", region), region, spot_types, start, now)
             with store.transaction(conn):
-                report.loaded["pricing-api"] = report.loaded.get("pricing-api", 0) + _load(conn, run, ondemand.frame())
-                report.loaded["spot-history"] = report.loaded.get("spot-history", 0) + _load(conn, run, spot)
+                report.loaded["pricing-api"] = report.loaded.get("pricing-api", 0) + _load(
+                    conn, run, ondemand.frame()
+                )
+                report.loaded["spot-history"] = report.loaded.get("spot-history", 0) + _load(
+                    conn, run, spot
+                )
                 sink.set_watermark(conn, SOURCE, series, now)
     report.quarantined = run.quarantined
     return report
@@ -156,7 +167,9 @@ def import_overrides(conn: duckdb.DuckDBPyConnection, path: Path) -> PricesRepor
             + "\n  ".join(shown)
             + (f"\n  ... and {more} more" if more else "")
         )
-    known = {r[0] for r in conn.execute(store.load_sql("collect/prices_known_instance_types")).fetchall()}
+    known = {
+        r[0] for r in conn.execute(store.load_sql("collect/prices_known_instance_types")).fetchall()
+    }
     known |= set(snapshot_prices(None)["instance_type"].to_list())
     report = PricesReport(mode="import", note=f"overrides from {path}")
     unknown = sorted({r["instance_type"] for r in parsed.rows} - known)
@@ -171,10 +184,20 @@ def import_overrides(conn: duckdb.DuckDBPyConnection, path: Path) -> PricesRepor
 def render(conn: duckdb.DuckDBPyConnection, report: PricesReport) -> Table:
     """A summary: what this run loaded, what is unpriced, and the table's content per source."""
     table = Table(title=f"EC2 prices ({report.mode})")
-    for col in ("source", "capacity", "instance types", "zones", "rows", "first effective", "last effective"):
+    for col in (
+        "source",
+        "capacity",
+        "instance types",
+        "zones",
+        "rows",
+        "first effective",
+        "last effective",
+    ):
         table.add_column(col)
     for row in conn.execute(store.load_sql("collect/prices_summary")).fetchall():
-        table.add_row(*[str(v) for v in row[:5]], row[5].date().isoformat(), row[6].date().isoformat())
+        table.add_row(
+            *[str(v) for v in row[:5]], row[5].date().isoformat(), row[6].date().isoformat()
+        )
     loaded = ", ".join(f"{k}: {v}" for k, v in report.loaded.items()) or "nothing"
     caption = [f"loaded {loaded}; quarantined {report.quarantined}"]
     if report.note:
@@ -188,7 +211,9 @@ def render(conn: duckdb.DuckDBPyConnection, report: PricesReport) -> Table:
     return table
 
 
-def collect_from_cli(db_path: Path, *, regions: list[str], snapshot: Path | None, console: Any = None) -> Table:  # noqa: ARG001
+def collect_from_cli(
+    db_path: Path, *, regions: list[str], snapshot: Path | None, console: Any = None
+) -> Table:  # noqa: ARG001
     """`costlab collect prices [--region R ...] [--snapshot FILE]`."""
     settings = PricesSettings(**({"regions": regions} if regions else {}))
     conn = store.connect(db_path)

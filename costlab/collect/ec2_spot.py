@@ -24,7 +24,9 @@ PRODUCT = "Linux/UNIX"
 BATCH = 20  # instance types per request, to keep each query small
 
 
-def fetch_spot(ec2: Any, region: str, instance_types: list[str], start: datetime, end: datetime) -> pl.DataFrame:
+def fetch_spot(
+    ec2: Any, region: str, instance_types: list[str], start: datetime, end: datetime
+) -> pl.DataFrame:
     """Spot prices for `instance_types` in `region` between start and end, one row per change.
 
     Output grain: (instance_type, region, zone, effective_from); money in micro-dollars/hour.
