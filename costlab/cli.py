@@ -18,6 +18,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+try:  # typer 0.2x vendors its own click; its exceptions live there
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover - older typer on plain click
+    from click import exceptions as click_exc
+
 from costlab.errors import CostlabError, NotImplementedYet, StoreError, UsageError
 
 app = typer.Typer(
@@ -226,15 +231,28 @@ def dashboard(
     pipeline.run_dashboard(state.db, port=port, tenant=tenant)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: known errors become one line on stderr and an exit code, never a traceback."""
     try:
-        app(standalone_mode=True)
+        app(args=argv, standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        sys.exit(0)
+    except click_exc.UsageError as exc:
+        _fail(exc.format_message().replace("\n", " "), 2)
+    except typer.Abort:
+        _fail("aborted", 130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
     except (UsageError, StoreError, NotImplementedYet) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(2)
+        _fail(str(exc), 2)
     except CostlabError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(1)
+        _fail(str(exc), 1)
+
+
+def _fail(message: str, code: int) -> None:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

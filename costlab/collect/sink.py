@@ -141,10 +141,11 @@ def load_watermark_sql() -> str:
 
 
 def get_watermark(conn: duckdb.DuckDBPyConnection, source: str, series: str) -> datetime | None:
-    row = conn.execute(
+    # fetchall, not fetchone: a half-read result would block the next conn.sql() on this connection
+    rows = conn.execute(
         "SELECT loaded_until_ts FROM watermarks WHERE source = $s AND series = $r", {"s": source, "r": series}
-    ).fetchone()
-    return row[0] if row else None
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def record_gap(

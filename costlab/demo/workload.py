@@ -208,8 +208,8 @@ class FleetBuilder:
         pieces: list[tuple[NodeRun, int, int]] = []
         lo, capacity, pool_name = a, "spot", pool.name
         for cut in cuts + [b]:
-            if cut <= lo + P.REPROVISION_MIN:
-                continue
+            if cut <= lo + P.REPROVISION_MIN or (capacity == "on-demand" and cut < b):
+                continue  # too close to the last cut, or on on-demand fallback: not interruptible
             reason = "interrupted" if cut < b else "consolidated"
             node = self._add_node(cluster, pool_name, itype, lo, cut, reason, capacity=capacity)
             pieces.append((node, lo + (P.PROVISION_LEAD_MIN if lo == a else P.REPROVISION_MIN), cut))
