@@ -39,3 +39,19 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def repo_dir() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """A 2-day demo database (seed 7), built once per test session and allocated. Read it only."""
+    from costlab.allocate.request_based import allocate_window
+    from costlab.demo.run import load_demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    conn = store.connect(path)
+    try:
+        window = load_demo(conn, days=2, seed=7)
+        allocate_window(conn, window, window.end)
+    finally:
+        conn.close()
+    return path
