@@ -39,6 +39,8 @@ def _col(frame: pl.DataFrame, name: str) -> pl.Expr:
 
 def gpu_samples_from_dcgm(frame: pl.DataFrame, cluster: str | None = None) -> pl.DataFrame:
     """DCGM exporter samples to `gpu_samples` rows (one per GPU or MIG instance per scrape)."""
+    if "metric" not in frame.columns:
+        return pl.DataFrame()
     dcgm = frame.filter(pl.col("metric").is_in(list(DCGM_FIELDS)))
     if dcgm.height == 0:
         return pl.DataFrame()
@@ -110,6 +112,8 @@ def nodes_from_karpenter(
     `end_reasons` (cluster, node, end_reason) comes from disruption events when the caller has
     them; otherwise an ended node's reason is 'unknown'.
     """
+    if "metric" not in frame.columns:
+        return pl.DataFrame()
     gpu = frame.filter((pl.col("metric") == NODE_METRIC) & (_col(frame, "resource_type") == "nvidia_com_gpu"))
     if gpu.height == 0:
         return pl.DataFrame()
@@ -157,6 +161,8 @@ def pod_requests_from_ksm(
     frame: pl.DataFrame, step: timedelta, horizon: datetime | None, cluster: str | None = None
 ) -> pl.DataFrame:
     """`kube_pod_container_resource_requests` GPU series to `pod_gpu_requests` intervals."""
+    if "metric" not in frame.columns:
+        return pl.DataFrame()
     req = frame.filter(
         (pl.col("metric") == POD_REQUEST_METRIC) & _col(frame, "resource").str.contains(GPU_RESOURCE_PATTERN)
     )
@@ -189,6 +195,8 @@ def labels_from_ksm(frame: pl.DataFrame, cluster: str | None = None) -> tuple[pl
     label_cols = [c for c in frame.columns if c.startswith("label_")]
 
     def melt(metric: str, ids: list[str]) -> pl.DataFrame:
+        if "metric" not in frame.columns:
+            return pl.DataFrame()
         part = frame.filter(pl.col("metric") == metric)
         if part.height == 0 or not label_cols:
             return pl.DataFrame()
