@@ -89,18 +89,31 @@ class PromClient:
                 if resp.status_code == 200:
                     body = resp.json()
                     if body.get("status") != "success":
-                        raise CollectorError(f"Prometheus {path}: {body.get('errorType')}: {body.get('error')}")
+                        raise CollectorError(
+                            f"Prometheus {path}: {body.get('errorType')}: {body.get('error')}"
+                        )
                     return body["data"]
                 text = _error_text(resp)
                 if resp.status_code in (400, 422) and any(m in text for m in _TOO_LARGE):
                     raise QueryTooLarge(text)
                 if resp.status_code not in _RETRY_STATUS:
-                    raise CollectorError(f"Prometheus {path} failed with HTTP {resp.status_code}: {text[:300]}")
+                    raise CollectorError(
+                        f"Prometheus {path} failed with HTTP {resp.status_code}: {text[:300]}"
+                    )
                 failure = f"HTTP {resp.status_code}: {text[:200]}"
             if attempt >= self.max_retries:
-                raise CollectorError(f"Prometheus {path} still failing after {attempt + 1} attempts: {failure}")
+                raise CollectorError(
+                    f"Prometheus {path} still failing after {attempt + 1} attempts: {failure}"
+                )
             delay = min(self.max_backoff_s, self.backoff_s * (2**attempt))
-            log.warning("Prometheus %s: %s; retry %d/%d in %.2fs", path, failure, attempt + 1, self.max_retries, delay)
+            log.warning(
+                "Prometheus %s: %s; retry %d/%d in %.2fs",
+                path,
+                failure,
+                attempt + 1,
+                self.max_retries,
+                delay,
+            )
             self.stats.retries += 1
             attempt += 1
             self.sleep(delay)
@@ -110,10 +123,15 @@ class PromClient:
         return len(data)  # type: ignore[arg-type]
 
     def query_range(self, query: str, start: datetime, end: datetime, step_s: float) -> list[dict]:
-        """Evaluation points start, start+step, ..., <= end (both ends inclusive, as Prometheus does)."""
-        data = self._get("query_range", {"query": query, "start": _epoch(start), "end": _epoch(end), "step": step_s})
+        """Evaluation points start, start+step, ..., <= end (both ends inclusive)."""
+        data = self._get(
+            "query_range",
+            {"query": query, "start": _epoch(start), "end": _epoch(end), "step": step_s},
+        )
         if data.get("resultType") != "matrix":  # type: ignore[union-attr]
-            raise CollectorError(f"expected a matrix from query_range, got {data.get('resultType')}")  # type: ignore[union-attr]
+            raise CollectorError(
+                f"expected a matrix from query_range, got {data.get('resultType')}"
+            )  # type: ignore[union-attr]
         return data["result"]  # type: ignore[index]
 
 
@@ -130,13 +148,15 @@ def _epoch(ts: datetime) -> str:
 
 
 def matrix_to_frame(metric: str, result: list[dict]) -> pl.DataFrame:
-    """A query_range matrix to a *sample frame* (see costlab.collect.series): metric, ts, value, labels.
+    """A query_range matrix to a *sample frame* (costlab.collect.series): metric, ts, value, labels.
 
     Values arrive as strings ("1.5", "NaN", "+Inf") and are parsed to f64; NaN/inf are kept so the
     loader can quarantine them with a reason.
     """
     if not result:
-        return pl.DataFrame(schema={"metric": pl.String, "ts": pl.Datetime("us", "UTC"), "value": pl.Float64})
+        return pl.DataFrame(
+            schema={"metric": pl.String, "ts": pl.Datetime("us", "UTC"), "value": pl.Float64}
+        )
     counts = np.fromiter((len(s["values"]) for s in result), dtype=np.int64, count=len(result))
     ts: list[float] = []
     values: list[str] = []
@@ -144,7 +164,9 @@ def matrix_to_frame(metric: str, result: list[dict]) -> pl.DataFrame:
         pairs = s["values"]
         ts.extend(p[0] for p in pairs)
         values.extend(p[1] for p in pairs)
-    labels = pl.DataFrame([{k: v for k, v in s["metric"].items() if k != "__name__"} for s in result])
+    labels = pl.DataFrame(
+        [{k: v for k, v in s["metric"].items() if k != "__name__"} for s in result]
+    )
     sid = pl.Series("_sid", np.repeat(np.arange(len(result), dtype=np.int64), counts))
     samples = pl.DataFrame(
         {
@@ -152,9 +174,13 @@ def matrix_to_frame(metric: str, result: list[dict]) -> pl.DataFrame:
             "ts": (pl.Series(ts, dtype=pl.Float64) * 1000).round(0).cast(pl.Int64),
             "value": pl.Series(values, dtype=pl.String).cast(pl.Float64, strict=False),
         }
-    ).with_columns(pl.from_epoch("ts", time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us"))
+    ).with_columns(
+        pl.from_epoch("ts", time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+    )
     if labels.width:
-        samples = samples.join(labels.with_row_index("_sid").with_columns(pl.col("_sid").cast(pl.Int64)), on="_sid")
+        samples = samples.join(
+            labels.with_row_index("_sid").with_columns(pl.col("_sid").cast(pl.Int64)), on="_sid"
+        )
     return samples.drop("_sid").with_columns(pl.lit(metric).alias("metric"))
 
 

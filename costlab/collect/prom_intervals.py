@@ -54,15 +54,19 @@ def merge_presence(
     """
     has_reason = "end_reason" in existing.columns
     cols = entity + attrs + ["start_ts", "last_seen_ts"]
-    old = existing.select(cols + (["end_reason"] if has_reason else [])).with_columns(pl.lit(False).alias("_new"))
+    old = existing.select(cols + (["end_reason"] if has_reason else [])).with_columns(
+        pl.lit(False).alias("_new")
+    )
     fresh = new.select(cols).with_columns(pl.lit(True).alias("_new"))
     if has_reason:
         fresh = fresh.with_columns(pl.lit(None, dtype=pl.String).alias("end_reason"))
     combined = pl.concat([old, fresh], how="diagonal_relaxed")
     combined = combined.sort(entity + ["start_ts", "last_seen_ts"]).with_columns(
-        (
-            (pl.col("start_ts") - pl.col("last_seen_ts").cum_max().shift(1).over(entity)) > tolerance
-        ).fill_null(True).cum_sum().over(entity).alias("_gid")
+        ((pl.col("start_ts") - pl.col("last_seen_ts").cum_max().shift(1).over(entity)) > tolerance)
+        .fill_null(True)
+        .cum_sum()
+        .over(entity)
+        .alias("_gid")
     )
     groups = combined.group_by(entity + ["_gid"]).agg(
         pl.col("start_ts").min(),
@@ -70,11 +74,21 @@ def merge_presence(
         *[pl.col(a).sort_by("last_seen_ts").drop_nulls().last() for a in attrs],
         pl.col("start_ts").filter(~pl.col("_new")).alias("_stored_starts"),
         (pl.col("_new").any() | (pl.col("last_seen_ts") >= touch_since).any()).alias("_touched"),
-        *([pl.col("end_reason").drop_nulls().filter(pl.col("end_reason") != "unknown").first().alias("_prior_reason")]
-          if has_reason else []),
+        *(
+            [
+                pl.col("end_reason")
+                .filter(pl.col("end_reason").is_not_null() & (pl.col("end_reason") != "unknown"))
+                .first()
+                .alias("_prior_reason")
+            ]
+            if has_reason
+            else []
+        ),
     )
     end = pl.col("last_seen_ts") + step
-    groups = groups.with_columns(pl.when(end >= pl.lit(horizon)).then(None).otherwise(end).alias("end_ts"))
+    groups = groups.with_columns(
+        pl.when(end >= pl.lit(horizon)).then(None).otherwise(end).alias("end_ts")
+    )
     ordered = groups.sort(entity + ["start_ts"])
     gaps = (
         ordered.with_columns(
@@ -88,8 +102,13 @@ def merge_presence(
     drop = (
         touched.select(pk + ["start_ts", "_stored_starts"])
         .explode("_stored_starts")
-        .filter(pl.col("_stored_starts").is_not_null() & (pl.col("_stored_starts") != pl.col("start_ts")))
+        .filter(
+            pl.col("_stored_starts").is_not_null()
+            & (pl.col("_stored_starts") != pl.col("start_ts"))
+        )
         .select(pk + [pl.col("_stored_starts").alias("start_ts")])
         .unique()
     )
-    return MergeResult(rows=touched.drop("_gid", "_stored_starts", "_touched"), drop=drop, gaps=gaps)
+    return MergeResult(
+        rows=touched.drop("_gid", "_stored_starts", "_touched"), drop=drop, gaps=gaps
+    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,29 +88,68 @@ class PrometheusSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="COSTLAB_PROM_", extra="ignore")
 
-    url: str = Field("", description="Base URL of the Prometheus HTTP API (the part before /api/v1).")
-    bearer_token: SecretStr | None = Field(None, description="Sent as `Authorization: Bearer`; env only.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers, e.g. X-Scope-OrgID.")
+    url: str = Field(
+        "", description="Base URL of the Prometheus HTTP API (the part before /api/v1)."
+    )
+    bearer_token: SecretStr | None = Field(
+        None, description="Sent as `Authorization: Bearer`; env only."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra HTTP headers, e.g. X-Scope-OrgID."
+    )
     verify_tls: bool = Field(True, description="Verify the server's TLS certificate.")
     ca_bundle: str | None = Field(None, description="CA bundle file for TLS verification.")
     timeout_s: float = Field(60.0, gt=0, description="Per-request timeout, seconds.")
     max_retries: int = Field(5, ge=0, description="Retries of a request on 5xx/429/timeouts.")
     backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles per retry.")
     max_backoff_s: float = Field(30.0, ge=0, description="Longest retry delay.")
-    step: timedelta = Field(timedelta(seconds=15), description="Query resolution (use the scrape interval).")
-    price_step: timedelta = Field(timedelta(minutes=5), description="Resolution of the price-estimate series.")
-    lag: timedelta = Field(timedelta(minutes=2), description="Re-fetch this much before the watermark.")
-    initial_lookback: timedelta = Field(timedelta(days=1), description="First run without a watermark: fetch this far back.")
-    max_points_per_series: int = Field(11_000, ge=1, le=11_000, description="Prometheus' hard limit is 11,000.")
-    max_samples_per_query: int = Field(1_000_000, ge=1, description="Series x points per query (bounds memory).")
-    gap_factor: float = Field(2.5, ge=1, description="A silence longer than this many steps is a gap.")
-    gap_lookback: timedelta = Field(timedelta(days=1), description="How far back a silence can start and still be found.")
-    reason_lookback: timedelta = Field(timedelta(minutes=10), description="Disruption events this long before a node ends explain it.")
-    cluster: str | None = Field(None, description="Cluster name to record; default the `cluster` label.")
-    default_cluster: str = Field("default", description="Cluster name when series carry no `cluster` label.")
-    extra_matchers: str = Field("", description='Label matchers added to every selector, e.g. cluster="prod".')
+    step: timedelta = Field(
+        timedelta(seconds=15), description="Query resolution (use the scrape interval)."
+    )
+    price_step: timedelta = Field(
+        timedelta(minutes=5), description="Resolution of the price-estimate series."
+    )
+    lag: timedelta = Field(
+        timedelta(minutes=2), description="Re-fetch this much before the watermark."
+    )
+    initial_lookback: timedelta = Field(
+        timedelta(days=1), description="First run without a watermark: fetch this far back."
+    )
+    max_points_per_series: int = Field(
+        11_000, ge=1, le=11_000, description="Prometheus' hard limit is 11,000."
+    )
+    max_samples_per_query: int = Field(
+        1_000_000, ge=1, description="Series x points per query (bounds memory)."
+    )
+    gap_factor: float = Field(
+        2.5, ge=1, description="A silence longer than this many steps is a gap."
+    )
+    gap_lookback: timedelta = Field(
+        timedelta(days=1), description="How far back a silence can start and still be found."
+    )
+    reason_lookback: timedelta = Field(
+        timedelta(minutes=10),
+        description="Disruption events this long before a node ends explain it.",
+    )
+    cluster: str | None = Field(
+        None, description="Cluster name to record; default the `cluster` label."
+    )
+    default_cluster: str = Field(
+        "default", description="Cluster name when series carry no `cluster` label."
+    )
+    extra_matchers: str = Field(
+        "", description='Label matchers added to every selector, e.g. cluster="prod".'
+    )
 
-    @field_validator("step", "price_step", "lag", "initial_lookback", "gap_lookback", "reason_lookback", mode="before")
+    @field_validator(
+        "step",
+        "price_step",
+        "lag",
+        "initial_lookback",
+        "gap_lookback",
+        "reason_lookback",
+        mode="before",
+    )
     @classmethod
     def _duration(cls, v: Any) -> timedelta:
         return parse_duration(v)
@@ -193,7 +233,9 @@ class Group:
 # --------------------------------------------------------------------------------------- loaders
 
 
-def _load_gpu_samples(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport) -> None:
+def _load_gpu_samples(
+    ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport
+) -> None:
     if frame.height:
         ctx.load("gpu_samples", series.gpu_samples_from_dcgm(frame), rep)
     params = {
@@ -203,7 +245,9 @@ def _load_gpu_samples(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, 
         "tolerance_s": ctx.tolerance.total_seconds(),
         "step_s": ctx.step.total_seconds(),
     }
-    for name, start, end in ctx.conn.execute(store.load_sql("collect/prometheus_sample_gaps"), params).fetchall():
+    for name, start, end in ctx.conn.execute(
+        store.load_sql("collect/prometheus_sample_gaps"), params
+    ).fetchall():
         ctx.gap(name, start, end, "missing-scrapes")
 
 
@@ -250,8 +294,14 @@ def _disruptions(frame: pl.DataFrame) -> pl.DataFrame:
     """Increases of karpenter_nodeclaims_disrupted_total: (cluster, nodepool, ts, end_reason)."""
     part = frame.filter(pl.col("metric") == DISRUPTED_METRIC) if frame.height else frame
     if part.height == 0 or "reason" not in part.columns:
-        return pl.DataFrame(schema={"cluster": pl.String, "nodepool": pl.String, "ts": pl.Datetime("us", "UTC"),
-                                    "end_reason": pl.String})
+        return pl.DataFrame(
+            schema={
+                "cluster": pl.String,
+                "nodepool": pl.String,
+                "ts": pl.Datetime("us", "UTC"),
+                "end_reason": pl.String,
+            }
+        )
     if "nodepool" not in part.columns:
         part = part.with_columns(pl.lit(None, dtype=pl.String).alias("nodepool"))
     ident = ["cluster", "nodepool", "reason"]
@@ -259,31 +309,62 @@ def _disruptions(frame: pl.DataFrame) -> pl.DataFrame:
         part.sort(ident + ["ts"])
         .with_columns(pl.col("value").shift(1).over(ident).alias("_prev"))
         .filter(pl.col("_prev").is_not_null() & (pl.col("value") != pl.col("_prev")))
-        .select("cluster", "nodepool", "ts", pl.col("reason").replace_strict(END_REASONS, default="unknown")
-                .alias("end_reason"))
+        .select(
+            "cluster",
+            "nodepool",
+            "ts",
+            pl.col("reason").replace_strict(END_REASONS, default="unknown").alias("end_reason"),
+        )
     )
 
 
 def _load_nodes(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport) -> None:
     s = ctx.settings
-    alloc = frame.filter((pl.col("metric") == series.NODE_METRIC) & (pl.col("ts") >= a)) if frame.height else frame
-    attrs = ["nodepool", "instance_type", "capacity_type", "region", "zone", "gpu_count", "gpu_model"]
+    alloc = (
+        frame.filter((pl.col("metric") == series.NODE_METRIC) & (pl.col("ts") >= a))
+        if frame.height
+        else frame
+    )
+    attrs = [
+        "nodepool",
+        "instance_type",
+        "capacity_type",
+        "region",
+        "zone",
+        "gpu_count",
+        "gpu_model",
+    ]
     entity = ["cluster", "node"]
     new = series.nodes_from_karpenter(alloc, ctx.step, None) if alloc.height else pl.DataFrame()
     if new.height:
-        new = new.with_columns((pl.col("end_ts") - ctx.step).alias("last_seen_ts")).drop("end_ts", "end_reason")
+        new = new.with_columns((pl.col("end_ts") - ctx.step).alias("last_seen_ts")).drop(
+            "end_ts", "end_reason"
+        )
     else:
-        new = pl.DataFrame(schema={"cluster": pl.String, "node": pl.String, "start_ts": pl.Datetime("us", "UTC"),
-                                   "last_seen_ts": pl.Datetime("us", "UTC"),
-                                   **{c: (pl.Int32 if c == "gpu_count" else pl.String) for c in attrs}})
+        new = pl.DataFrame(
+            schema={
+                "cluster": pl.String,
+                "node": pl.String,
+                "start_ts": pl.Datetime("us", "UTC"),
+                "last_seen_ts": pl.Datetime("us", "UTC"),
+                **{c: (pl.Int32 if c == "gpu_count" else pl.String) for c in attrs},
+            }
+        )
     keys = pl.concat([new.select(entity), _open_keys(ctx, "nodes", entity)]).unique()
     if keys.height == 0:
         _counter_resets(ctx, frame, (DISRUPTED_METRIC,))
         return
     existing = _existing(ctx, "collect/prometheus_nodes_existing", keys, a - s.gap_lookback)
     merged = merge_presence(
-        existing, new, entity=entity, pk=entity, attrs=attrs, step=ctx.step, tolerance=ctx.tolerance,
-        horizon=_horizon(ctx, series.NODE_METRIC, b), touch_since=a - ctx.tolerance,
+        existing,
+        new,
+        entity=entity,
+        pk=entity,
+        attrs=attrs,
+        step=ctx.step,
+        tolerance=ctx.tolerance,
+        horizon=_horizon(ctx, series.NODE_METRIC, b),
+        touch_since=a - ctx.tolerance,
     )
     rows = merged.rows.with_row_index("_i")
     events = _disruptions(frame)
@@ -292,7 +373,10 @@ def _load_nodes(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: G
             rows.filter(pl.col("end_ts").is_not_null())
             .select("_i", "cluster", "nodepool", "end_ts")
             .join(events, on=["cluster", "nodepool"], how="inner")
-            .filter((pl.col("ts") >= pl.col("end_ts") - s.reason_lookback) & (pl.col("ts") <= pl.col("end_ts") + ctx.tolerance))
+            .filter(
+                (pl.col("ts") >= pl.col("end_ts") - s.reason_lookback)
+                & (pl.col("ts") <= pl.col("end_ts") + ctx.tolerance)
+            )
             .sort("ts")
             .group_by("_i")
             .agg(pl.col("end_reason").last().alias("_event_reason"))
@@ -301,12 +385,24 @@ def _load_nodes(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: G
     else:
         rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias("_event_reason"))
     rows = rows.with_columns(
-        pl.when(pl.col("end_ts").is_null()).then(None)
-        .otherwise(pl.coalesce("_event_reason", "_prior_reason", pl.lit("unknown"))).alias("end_reason")
+        pl.when(pl.col("end_ts").is_null())
+        .then(None)
+        .otherwise(pl.coalesce("_event_reason", "_prior_reason", pl.lit("unknown")))
+        .alias("end_reason")
     )
-    _drop(ctx, merged.drop, ("collect/prometheus_nodes_delete", "collect/prometheus_node_presence_delete"))
-    ctx.load("nodes", rows.select("cluster", "node", "start_ts", "end_ts", "end_reason", *attrs), rep)
-    store.upsert(ctx.conn, "prometheus_node_presence", rows.select("cluster", "node", "start_ts", "last_seen_ts").to_arrow())
+    _drop(
+        ctx,
+        merged.drop,
+        ("collect/prometheus_nodes_delete", "collect/prometheus_node_presence_delete"),
+    )
+    ctx.load(
+        "nodes", rows.select("cluster", "node", "start_ts", "end_ts", "end_reason", *attrs), rep
+    )
+    store.upsert(
+        ctx.conn,
+        "prometheus_node_presence",
+        rows.select("cluster", "node", "start_ts", "last_seen_ts").to_arrow(),
+    )
     for r in merged.gaps.iter_rows(named=True):
         name = f'{series.NODE_METRIC}{{cluster="{r["cluster"]}",node_name="{r["node"]}"}}'
         ctx.gap(name, r["gap_start_ts"], r["gap_end_ts"], "missing-scrapes")
@@ -318,32 +414,63 @@ def _load_pods(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: Gr
     entity = pk + ["node", "quantity"]
     req = frame.filter(pl.col("ts") >= a) if frame.height else frame
     if req.height and "node" in req.columns:
-        req = req.filter(pl.col("node").is_not_null() & (pl.col("node") != ""))  # pending pods hold no GPU
-    new = series.pod_requests_from_ksm(req, ctx.step, None) if req.height and "node" in req.columns else pl.DataFrame()
+        req = req.filter(
+            pl.col("node").is_not_null() & (pl.col("node") != "")
+        )  # pending pods hold no GPU
+    new = (
+        series.pod_requests_from_ksm(req, ctx.step, None)
+        if req.height and "node" in req.columns
+        else pl.DataFrame()
+    )
     if new.height:
         new = new.with_columns((pl.col("end_ts") - ctx.step).alias("last_seen_ts")).drop("end_ts")
     else:
-        new = pl.DataFrame(schema={**{c: pl.String for c in pk + ["node"]}, "quantity": pl.Float64,
-                                   "start_ts": pl.Datetime("us", "UTC"), "last_seen_ts": pl.Datetime("us", "UTC")})
+        new = pl.DataFrame(
+            schema={
+                **{c: pl.String for c in pk + ["node"]},
+                "quantity": pl.Float64,
+                "start_ts": pl.Datetime("us", "UTC"),
+                "last_seen_ts": pl.Datetime("us", "UTC"),
+            }
+        )
     keys = pl.concat([new.select(pk), _open_keys(ctx, "pod_gpu_requests", pk)]).unique()
     if keys.height == 0:
         return
-    existing = _existing(ctx, "collect/prometheus_pods_existing", keys, a - ctx.settings.gap_lookback)
-    merged = merge_presence(
-        existing, new, entity=entity, pk=pk, attrs=[], step=ctx.step, tolerance=ctx.tolerance,
-        horizon=_horizon(ctx, series.POD_REQUEST_METRIC, b), touch_since=a - ctx.tolerance,
+    existing = _existing(
+        ctx, "collect/prometheus_pods_existing", keys, a - ctx.settings.gap_lookback
     )
-    _drop(ctx, merged.drop, ("collect/prometheus_pods_delete", "collect/prometheus_pod_presence_delete"))
+    merged = merge_presence(
+        existing,
+        new,
+        entity=entity,
+        pk=pk,
+        attrs=[],
+        step=ctx.step,
+        tolerance=ctx.tolerance,
+        horizon=_horizon(ctx, series.POD_REQUEST_METRIC, b),
+        touch_since=a - ctx.tolerance,
+    )
+    _drop(
+        ctx,
+        merged.drop,
+        ("collect/prometheus_pods_delete", "collect/prometheus_pod_presence_delete"),
+    )
     rows = merged.rows
     ctx.load("pod_gpu_requests", rows.select(*pk, "start_ts", "end_ts", "node", "quantity"), rep)
-    store.upsert(ctx.conn, "prometheus_pod_presence", rows.select(*pk, "start_ts", "last_seen_ts").to_arrow())
+    store.upsert(
+        ctx.conn, "prometheus_pod_presence", rows.select(*pk, "start_ts", "last_seen_ts").to_arrow()
+    )
     for r in merged.gaps.iter_rows(named=True):
-        name = (f'{series.POD_REQUEST_METRIC}{{cluster="{r["cluster"]}",namespace="{r["namespace"]}",'
-                f'pod="{r["pod"]}",container="{r["container"]}",node="{r["node"]}"}}')
+        name = (
+            f'{series.POD_REQUEST_METRIC}{{cluster="{r["cluster"]}",namespace="{r["namespace"]}",'
+            f'pod="{r["pod"]}",container="{r["container"]}",node="{r["node"]}"}}'
+        )
         ctx.gap(name, r["gap_start_ts"], r["gap_end_ts"], "missing-scrapes")
 
 
-def _load_labels(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport) -> None:
+def _load_labels(
+    ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport
+) -> None:
     if frame.height == 0:
         return
     pods, namespaces = series.labels_from_ksm(frame)
@@ -355,29 +482,44 @@ def _region(zone: pl.Expr) -> pl.Expr:
     return zone.str.extract(r"^([a-z]{2}(?:-[a-z]+)+-\d+)[a-z]+$", 1)
 
 
-def _load_prices(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport) -> None:
+def _load_prices(
+    ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport
+) -> None:
     if frame.height == 0 or not {"instance_type", "capacity_type"} <= set(frame.columns):
         return
     keys = ["instance_type", "region", "zone", "capacity_type"]
     shaped = frame.select(
         "instance_type",
-        (pl.coalesce("region", _region(pl.col("zone"))) if "region" in frame.columns else _region(pl.col("zone")))
-        .alias("region") if "zone" in frame.columns else pl.col("region"),
+        (
+            pl.coalesce("region", _region(pl.col("zone")))
+            if "region" in frame.columns
+            else _region(pl.col("zone"))
+        ).alias("region")
+        if "zone" in frame.columns
+        else pl.col("region"),
         (pl.col("zone").fill_null("") if "zone" in frame.columns else pl.lit("")).alias("zone"),
         "capacity_type",
         pl.col("ts").alias("effective_from"),
-        pl.when(pl.col("value").is_finite()).then((pl.col("value") * 1_000_000).round(0)).otherwise(None)
-        .cast(pl.Int64, strict=False).alias("usd_micros_per_hour"),
+        pl.when(pl.col("value").is_finite())
+        .then((pl.col("value") * 1_000_000).round(0))
+        .otherwise(None)
+        .cast(pl.Int64, strict=False)
+        .alias("usd_micros_per_hour"),
     )
-    before = _frame(ctx.conn.sql(store.load_sql("collect/prometheus_last_prices"), params={"before": a}))
+    before = _frame(
+        ctx.conn.sql(store.load_sql("collect/prometheus_last_prices"), params={"before": a})
+    )
     prev = before.rename({"usd_micros_per_hour": "_stored"})
     changed = (
         shaped.sort(keys + ["effective_from"])
         .join(prev, on=keys, how="left", nulls_equal=True)
         .with_columns(pl.col("usd_micros_per_hour").shift(1).over(keys).alias("_prev"))
         .with_columns(pl.coalesce("_prev", "_stored").alias("_prev"))
-        .filter(pl.col("_prev").is_null() | (pl.col("_prev") != pl.col("usd_micros_per_hour"))
-                | pl.col("usd_micros_per_hour").is_null())
+        .filter(
+            pl.col("_prev").is_null()
+            | (pl.col("_prev") != pl.col("usd_micros_per_hour"))
+            | pl.col("usd_micros_per_hour").is_null()
+        )
         .with_columns(pl.lit("karpenter-estimate").alias("source"))
         .select(*keys, "source", "effective_from", "usd_micros_per_hour")
     )
@@ -392,32 +534,52 @@ def _counter_resets(ctx: _Ctx, frame: pl.DataFrame, metrics: tuple[str, ...]) ->
     if part.height == 0:
         return
     present = [c for c in labels if part[c].null_count() < part.height]
-    ident = pl.concat_str(
-        [pl.col("metric"), pl.lit("{"),
-         pl.concat_str([pl.format('{}="{}"', pl.lit(c), pl.col(c)) for c in present], separator=",", ignore_nulls=True),
-         pl.lit("}")]
-    ) if present else pl.col("metric")
+    ident = (
+        pl.concat_str(
+            [
+                pl.col("metric"),
+                pl.lit("{"),
+                pl.concat_str(
+                    [pl.format('{}="{}"', pl.lit(c), pl.col(c)) for c in present],
+                    separator=",",
+                    ignore_nulls=True,
+                ),
+                pl.lit("}"),
+            ]
+        )
+        if present
+        else pl.col("metric")
+    )
     resets = (
-        part.with_columns(ident.alias("_series")).sort("_series", "ts")
-        .with_columns(pl.col("value").shift(1).over("_series").alias("_prev"), pl.col("ts").shift(1).over("_series")
-                      .alias("_prev_ts"))
+        part.with_columns(ident.alias("_series"))
+        .sort("_series", "ts")
+        .with_columns(
+            pl.col("value").shift(1).over("_series").alias("_prev"),
+            pl.col("ts").shift(1).over("_series").alias("_prev_ts"),
+        )
         .filter(pl.col("_prev").is_not_null() & (pl.col("value") < pl.col("_prev")))
     )
     for r in resets.iter_rows(named=True):
         ctx.gap(r["_series"], r["_prev_ts"], r["ts"], "counter-reset")
 
 
-def _load_counters(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport) -> None:
+def _load_counters(
+    ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport
+) -> None:
     if frame.height == 0:
         return
     metrics = tuple(q.metric for q in COUNTERS.queries)
     _counter_resets(ctx, frame, metrics)
     labels = [c for c in frame.columns if c not in ("metric", "ts", "value")]
     inc = (
-        frame.sort("ts").with_columns(pl.col("value").diff().over(["metric", *labels]).alias("_d"))
+        frame.sort("ts")
+        .with_columns(pl.col("value").diff().over(["metric", *labels]).alias("_d"))
         .filter(pl.col("ts") >= a)
-        .with_columns(pl.when(pl.col("_d") < 0).then(pl.col("value")).otherwise(pl.col("_d")).alias("_d"))
-        .group_by("metric").agg(pl.col("_d").sum())
+        .with_columns(
+            pl.when(pl.col("_d") < 0).then(pl.col("value")).otherwise(pl.col("_d")).alias("_d")
+        )
+        .group_by("metric")
+        .agg(pl.col("_d").sum())
     )
     for metric, value in inc.iter_rows():
         ctx.report.counters[metric] = ctx.report.counters.get(metric, 0.0) + float(value or 0)
@@ -426,7 +588,10 @@ def _load_counters(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep
 DCGM = Group("gpu_samples", tuple(Query(m) for m in series.DCGM_FIELDS), _load_gpu_samples)
 NODES = Group(
     "nodes",
-    (Query(series.NODE_METRIC, 'resource_type="nvidia_com_gpu"'), Query(DISRUPTED_METRIC, lookback=True)),
+    (
+        Query(series.NODE_METRIC, 'resource_type="nvidia_com_gpu"'),
+        Query(DISRUPTED_METRIC, lookback=True),
+    ),
     _load_nodes,
 )
 PODS = Group(
@@ -434,11 +599,16 @@ PODS = Group(
     (Query(series.POD_REQUEST_METRIC, 'resource=~"nvidia_com_(gpu|gpu_shared|mig_.+)"'),),
     _load_pods,
 )
-LABELS = Group("labels", (Query(series.POD_LABELS_METRIC), Query(series.NAMESPACE_LABELS_METRIC)), _load_labels)
+LABELS = Group(
+    "labels", (Query(series.POD_LABELS_METRIC), Query(series.NAMESPACE_LABELS_METRIC)), _load_labels
+)
 PRICES = Group("prices", (Query(PRICE_METRIC),), _load_prices, price_step=True)
 COUNTERS = Group(
     "counters",
-    (Query("karpenter_nodes_created_total", lookback=True), Query("karpenter_nodes_terminated_total", lookback=True)),
+    (
+        Query("karpenter_nodes_created_total", lookback=True),
+        Query("karpenter_nodes_terminated_total", lookback=True),
+    ),
     _load_counters,
 )
 GROUPS: tuple[Group, ...] = (NODES, PODS, DCGM, LABELS, PRICES, COUNTERS)
@@ -464,7 +634,9 @@ def _ceil(ts: datetime, step: timedelta) -> datetime:
 def make_client(settings: PrometheusSettings) -> PromClient:
     if not settings.url:
         raise UsageError("no Prometheus URL: pass --url or set COSTLAB_PROM_URL")
-    verify: bool | str = settings.ca_bundle if (settings.verify_tls and settings.ca_bundle) else settings.verify_tls
+    verify: bool | str = (
+        settings.ca_bundle if (settings.verify_tls and settings.ca_bundle) else settings.verify_tls
+    )
     return PromClient(
         settings.url,
         headers=settings.headers,
@@ -477,7 +649,9 @@ def make_client(settings: PrometheusSettings) -> PromClient:
     )
 
 
-def plan_chunks(window: Window, step: timedelta, n_series: int, max_points: int, max_samples: int) -> list[Window]:
+def plan_chunks(
+    window: Window, step: timedelta, n_series: int, max_points: int, max_samples: int
+) -> list[Window]:
     """Cut a step-aligned window into chunks of at most `max_points` evaluation points per series
     and `max_samples` series x points in all."""
     points = max(1, min(max_points, max_samples // max(n_series, 1)))
@@ -501,7 +675,9 @@ def _fetch(ctx: _Ctx, client: PromClient, q: Query, a: datetime, b: datetime) ->
         if b - a <= step:
             raise
         mid = a + step * ((b - a) // step // 2)
-        return pl.concat([_fetch(ctx, client, q, a, mid), _fetch(ctx, client, q, mid, b)], how="diagonal_relaxed")
+        return pl.concat(
+            [_fetch(ctx, client, q, a, mid), _fetch(ctx, client, q, mid, b)], how="diagonal_relaxed"
+        )
     frame = matrix_to_frame(q.metric, result)
     client.stats.samples += frame.height
     return frame
@@ -516,13 +692,19 @@ def _with_cluster(frame: pl.DataFrame, settings: PrometheusSettings) -> pl.DataF
 
 
 def _group_window(
-    conn: duckdb.DuckDBPyConnection, group: Group, settings: PrometheusSettings, step: timedelta,
-    window: Window | None, now: datetime,
+    conn: duckdb.DuckDBPyConnection,
+    group: Group,
+    settings: PrometheusSettings,
+    step: timedelta,
+    window: Window | None,
+    now: datetime,
 ) -> Window | None:
     if window is not None:
         start, end = _floor(window.start, step), _ceil(window.end, step)
     else:
-        marks = [sink.get_watermark(conn, SOURCE, _wm_series(settings, q.metric)) for q in group.queries]
+        marks = [
+            sink.get_watermark(conn, SOURCE, _wm_series(settings, q.metric)) for q in group.queries
+        ]
         start = min(marks) - settings.lag if all(marks) else now - settings.initial_lookback  # type: ignore[type-var]
         start, end = _floor(start, step), _floor(now, step)
     return Window(start, end) if end > start else None
@@ -546,15 +728,25 @@ def collect(
             plans: list[tuple[Group, timedelta, GroupReport, list[Window]]] = []
             for group in groups:
                 step = settings.price_step if group.price_step else settings.step
-                rep = GroupReport(group.name, _group_window(conn, group, settings, step, window, now))
+                rep = GroupReport(
+                    group.name, _group_window(conn, group, settings, step, window, now)
+                )
                 report.groups.append(rep)
                 if rep.window is None:
                     continue
                 n = sum(
-                    client.series_count(q.selector(settings.extra_matchers), rep.window.start, rep.window.end)
+                    client.series_count(
+                        q.selector(settings.extra_matchers), rep.window.start, rep.window.end
+                    )
                     for q in group.queries
                 )
-                chunks = plan_chunks(rep.window, step, n, settings.max_points_per_series, settings.max_samples_per_query)
+                chunks = plan_chunks(
+                    rep.window,
+                    step,
+                    n,
+                    settings.max_points_per_series,
+                    settings.max_samples_per_query,
+                )
                 plans.append((group, step, rep, chunks))
             total = sum(len(c) for *_, c in plans)
             progress = _progress(console, total)
@@ -562,32 +754,52 @@ def collect(
                 task = progress.add_task("prometheus", total=total)
                 for group, step, rep, chunks in plans:
                     ctx = _Ctx(conn, settings, run, report, step, window is None)
-                    last_seen: dict[str, datetime] = {}
-                    for i, chunk in enumerate(chunks):
-                        progress.update(task, description=f"{group.name} {chunk.start:%Y-%m-%d %H:%M}")
-                        _run_chunk(ctx, client, group, chunk, rep, last_seen, final=i == len(chunks) - 1)
-                        progress.advance(task)
+                    _run_group(ctx, client, group, chunks, rep, progress, task)
             report.requests, report.retries = client.stats.requests, client.stats.retries
             return report
     finally:
         client.close()
 
 
-def _run_chunk(
-    ctx: _Ctx, client: PromClient, group: Group, chunk: Window, rep: GroupReport,
-    last_seen: dict[str, datetime], *, final: bool,
+def _fetch_chunk(
+    ctx: _Ctx, client: PromClient, group: Group, chunk: Window
+) -> list[tuple[str, pl.DataFrame]]:
+    """Every query of a group for one chunk; runs one chunk ahead of loading, in a thread."""
+    out = []
+    for q in group.queries:
+        start = (
+            _floor(chunk.start - ctx.settings.reason_lookback, ctx.step)
+            if q.lookback
+            else chunk.start
+        )
+        out.append((q.metric, _fetch(ctx, client, q, start, chunk.end)))
+    return out
+
+
+def _load_chunk(
+    ctx: _Ctx,
+    group: Group,
+    chunk: Window,
+    fetched: list[tuple[str, pl.DataFrame]],
+    rep: GroupReport,
+    last_seen: dict[str, datetime],
+    *,
+    final: bool,
 ) -> None:
+    """Rows, gaps and watermarks of one chunk in one transaction."""
     a, b = chunk.start, chunk.end
     frames = []
-    for q in group.queries:
-        start = _floor(a - ctx.settings.reason_lookback, ctx.step) if q.lookback else a
-        frame = _fetch(ctx, client, q, start, b)
+    for metric, frame in fetched:
         if frame.height:
             frames.append(frame)
             latest = frame["ts"].max()
-            if q.metric not in last_seen or latest > last_seen[q.metric]:  # type: ignore[operator]
-                last_seen[q.metric] = latest  # type: ignore[assignment]
-    frame = _with_cluster(pl.concat(frames, how="diagonal_relaxed"), ctx.settings) if frames else pl.DataFrame()
+            if metric not in last_seen or latest > last_seen[metric]:  # type: ignore[operator]
+                last_seen[metric] = latest  # type: ignore[assignment]
+    frame = (
+        _with_cluster(pl.concat(frames, how="diagonal_relaxed"), ctx.settings)
+        if frames
+        else pl.DataFrame()
+    )
     if frame.height:
         ctx.clusters.update(frame["cluster"].unique().to_list())
     rep.samples += frame.height
@@ -601,6 +813,28 @@ def _run_chunk(
         if ctx.incremental:
             for q in group.queries:
                 sink.set_watermark(ctx.conn, SOURCE, _wm_series(ctx.settings, q.metric), b)
+
+
+def _run_group(
+    ctx: _Ctx,
+    client: PromClient,
+    group: Group,
+    chunks: list[Window],
+    rep: GroupReport,
+    progress: Any,
+    task: Any,
+) -> None:
+    """Load chunk i while chunk i+1 is fetched: at most two chunks in memory."""
+    last_seen: dict[str, datetime] = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_fetch_chunk, ctx, client, group, chunks[0])
+        for i, chunk in enumerate(chunks):
+            fetched = pending.result()
+            if i + 1 < len(chunks):
+                pending = pool.submit(_fetch_chunk, ctx, client, group, chunks[i + 1])
+            progress.update(task, description=f"{group.name} {chunk.start:%Y-%m-%d %H:%M}")
+            _load_chunk(ctx, group, chunk, fetched, rep, last_seen, final=i == len(chunks) - 1)
+            progress.advance(task)
 
 
 class _NoProgress:
@@ -623,11 +857,21 @@ class _NoProgress:
 def _progress(console: Any, total: int) -> Any:
     if console is None or total < 2:
         return _NoProgress()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
     )
 
 
@@ -640,16 +884,24 @@ def render(report: CollectReport) -> Any:
 
     table = Table(title=f"Prometheus collection {report.run_id} ({report.mode})")
     for col in ("group", "from", "to", "chunks", "samples", "rows", "quarantined"):
-        table.add_column(col, justify="right" if col in ("chunks", "samples", "rows", "quarantined") else "left")
+        table.add_column(
+            col, justify="right" if col in ("chunks", "samples", "rows", "quarantined") else "left"
+        )
     for g in report.groups:
         table.add_row(
             g.name,
             g.window.start.isoformat() if g.window else "up to date",
             g.window.end.isoformat() if g.window else "",
-            str(g.chunks), str(g.samples), str(g.rows), str(g.quarantined),
+            str(g.chunks),
+            str(g.samples),
+            str(g.rows),
+            str(g.quarantined),
         )
-    parts: list[Any] = [table, f"{report.requests} requests, {report.retries} retried, "
-                        f"{len(report.gaps)} gap(s), {report.quarantined} row(s) quarantined"]
+    parts: list[Any] = [
+        table,
+        f"{report.requests} requests, {report.retries} retried, "
+        f"{len(report.gaps)} gap(s), {report.quarantined} row(s) quarantined",
+    ]
     if report.gaps:
         gaps = Table(title="Gaps (not interpolated)")
         for col in ("kind", "series", "from", "to"):
@@ -663,7 +915,13 @@ def render(report: CollectReport) -> Any:
 
 
 def collect_from_cli(
-    db_path: Path | str, *, url: str, start: str | None, end: str | None, step: str, cluster: str | None,
+    db_path: Path | str,
+    *,
+    url: str,
+    start: str | None,
+    end: str | None,
+    step: str,
+    cluster: str | None,
     console: Any = None,
 ) -> Any:
     overrides: dict[str, Any] = {"url": url, "step": parse_duration(step)}
@@ -673,7 +931,9 @@ def collect_from_cli(
     window = None
     if start or end:
         if not start:
-            raise UsageError("--end needs --start (without both, the collector continues from its watermark)")
+            raise UsageError(
+                "--end needs --start (without both, the collector continues from its watermark)"
+            )
         window = Window(parse_ts(start), parse_ts(end) if end else datetime.now(UTC))
     conn = store.connect(db_path)
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from prom_fleet import TYPES, fleet_series
 from prom_server import PromServer, build_blocks, write_openmetrics
 

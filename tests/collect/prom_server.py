@@ -48,7 +48,8 @@ def build_blocks(openmetrics: Path, data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics), str(data_dir)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
 
 
@@ -74,7 +75,8 @@ class PromServer:
                 "--query.lookback-delta=5m",
                 f"--web.listen-address=127.0.0.1:{self.port}",
             ],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -102,7 +104,14 @@ class Proxy:
     """Forwards to `upstream`; answers 503 to the first `fail_first` requests (or all, with
     fail_always); after `hang_after` forwarded requests, holds every request until released."""
 
-    def __init__(self, upstream: str, *, fail_first: int = 0, fail_always: bool = False, hang_after: int | None = None):
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        fail_first: int = 0,
+        fail_always: bool = False,
+        hang_after: int | None = None,
+    ):
         self.upstream = upstream
         self.fail_first = fail_first
         self.fail_always = fail_always
@@ -167,7 +176,9 @@ class Proxy:
         out = []
         for path, params in self.requests:
             if path.endswith("/query_range"):
-                out.append((params["query"][0], datetime.fromtimestamp(float(params["start"][0]), UTC)))
+                out.append(
+                    (params["query"][0], datetime.fromtimestamp(float(params["start"][0]), UTC))
+                )
         return out
 
     def __enter__(self) -> Proxy:

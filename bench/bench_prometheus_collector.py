@@ -1,0 +1,125 @@
+"""Benchmark: the Prometheus collector vs plain HTTP range queries of the same series.
+
+Builds a synthetic DCGM TSDB (GPUs x 6 metrics x hours at 15 s) with promtool, serves it with
+/usr/bin/prometheus on 127.0.0.1, then times
+  plain:     the same chunked `last_over_time` range queries with requests + resp.json(), no load;
+  collector: costlab.collect.prometheus.collect() for the DCGM group into a fresh DuckDB file.
+and prints both wall times and the ratio (target <= 1.3).
+
+    uv run python bench/bench_prometheus_collector.py --gpus 50 --hours 24       # ~1.7M samples
+    uv run python bench/bench_prometheus_collector.py --gpus 1000 --hours 36     # ~52M samples
+
+Not collected by pytest. Quote results with the machine and the sample count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "collect"))
+
+from prom_server import PromServer, build_blocks  # noqa: E402
+
+from costlab import store  # noqa: E402
+from costlab.collect import series  # noqa: E402
+from costlab.collect.prometheus import DCGM, PrometheusSettings, collect, plan_chunks  # noqa: E402
+from costlab.timeutil import Window  # noqa: E402
+
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+STEP = timedelta(seconds=15)
+
+
+def write_fleet(path: Path, gpus: int, hours: float) -> int:
+    points = int(hours * 3600 / STEP.total_seconds())
+    t0 = T0.timestamp()
+    n = 0
+    with path.open("w") as f:
+        for metric in series.DCGM_FIELDS:
+            f.write(f"# TYPE {metric} gauge\n")
+            for g in range(gpus):
+                lab = (
+                    f'Hostname="node-{g // 8}",UUID="GPU-{g:05d}",gpu="{g % 8}",'
+                    'modelName="NVIDIA H100"'
+                )
+                prefix = f"{metric}{{{lab}}} "
+                f.writelines(
+                    f"{prefix}{(i * 7 + g) % 100} {t0 + 15 * i:.0f}\n" for i in range(points)
+                )
+                n += points
+        f.write("# EOF\n")
+    return n
+
+
+def plain_fetch(url: str, window: Window, n_series_per_metric: int, max_samples: int) -> int:
+    session = requests.Session()
+    samples = 0
+    for metric in series.DCGM_FIELDS:
+        for chunk in plan_chunks(window, STEP, n_series_per_metric * 6, 11_000, max_samples):
+            resp = session.post(
+                f"{url}/api/v1/query_range",
+                data={
+                    "query": f"last_over_time({metric}[14999ms])",
+                    "start": chunk.start.timestamp(),
+                    "end": (chunk.end - STEP).timestamp(),
+                    "step": 15,
+                },
+            )
+            resp.raise_for_status()
+            samples += sum(len(s["values"]) for s in resp.json()["data"]["result"])
+    return samples
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--gpus", type=int, default=50)
+    ap.add_argument("--hours", type=float, default=24)
+    ap.add_argument("--max-samples", type=int, default=1_000_000, help="max_samples_per_query")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        t = time.perf_counter()
+        n = write_fleet(root / "fleet.om", args.gpus, args.hours)
+        build_blocks(root / "fleet.om", root / "data")
+        print(
+            f"built {n:,} samples ({args.gpus} GPUs x 6 metrics x {args.hours} h) "
+            f"in {time.perf_counter() - t:.1f}s"
+        )
+        window = Window(T0, T0 + timedelta(hours=args.hours))
+        with PromServer(root / "data") as server:
+            plain_fetch(
+                server.url, Window(T0, T0 + timedelta(hours=1)), args.gpus, args.max_samples
+            )  # warm-up
+            t = time.perf_counter()
+            got = plain_fetch(server.url, window, args.gpus, args.max_samples)
+            plain_s = time.perf_counter() - t
+            conn = store.connect(root / "bench.duckdb")
+            settings = PrometheusSettings(url=server.url, max_samples_per_query=args.max_samples)
+            t = time.perf_counter()
+            report = collect(conn, window=window, settings=settings, groups=(DCGM,))
+            coll_s = time.perf_counter() - t
+            rows = conn.execute("SELECT count(*) FROM gpu_samples").fetchone()[0]
+            conn.close()
+        print(
+            f"plain HTTP range queries: {plain_s:8.2f}s  {got:,} samples  "
+            f"{got / plain_s:,.0f} samples/s"
+        )
+        print(
+            f"collector (fetch+load):   {coll_s:8.2f}s  {report.groups[0].samples:,} samples "
+            f"-> {rows:,} rows"
+            f"  {report.groups[0].samples / coll_s:,.0f} samples/s"
+        )
+        print(f"ratio collector/plain: {coll_s / plain_s:.2f}x (target <= 1.30x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Run the Prometheus collector in a child process (the kill-mid-range test SIGKILLs it).
+
+Usage: python prom_run.py DB URL NOW_ISO INITIAL_LOOKBACK_S MAX_SAMPLES
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+from costlab import store
+from costlab.collect.prometheus import PrometheusSettings, collect
+from costlab.timeutil import parse_ts
+
+if __name__ == "__main__":
+    db, url, now, lookback, max_samples = sys.argv[1:6]
+    conn = store.connect(db)
+    settings = PrometheusSettings(
+        url=url,
+        initial_lookback=timedelta(seconds=float(lookback)),
+        max_samples_per_query=int(max_samples),
+    )
+    collect(conn, settings=settings, now=parse_ts(now))
+    conn.close()
