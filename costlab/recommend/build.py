@@ -28,21 +28,39 @@ class Recommendations:
     ranking: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _families_types(inputs: SimInputs, kind: str, extra_types: list[str]) -> tuple[list[str], list[str]]:
+def _families_types(
+    inputs: SimInputs, kind: str, extra_types: list[str]
+) -> tuple[list[str], list[str]]:
     grid = inputs.fleet
     arr = grid.kind_demand.get(kind)
-    types = {g.instance_type for i, g in enumerate(grid.groups) if arr is not None and arr[i].sum() > 0}
+    types = {
+        g.instance_type for i, g in enumerate(grid.groups) if arr is not None and arr[i].sum() > 0
+    }
     types |= set(extra_types)
     return sorted({t.split(".")[0] for t in types}), sorted(types)
 
 
 def _budgets(s: ScheduleSettings) -> list[dict[str, str]]:
     """The schedule strategy's windows as Karpenter budgets (Karpenter reads cron in UTC)."""
-    return [{"nodes": b.nodes, "schedule": b.schedule or "", "duration": b.duration or ""} for b in s.budgets()]
+    return [
+        {"nodes": b.nodes, "schedule": b.schedule or "", "duration": b.duration or ""}
+        for b in s.budgets()
+    ]
 
 
-def nodepool(name: str, *, families: list[str], types: list[str], capacity: list[str], gpu_limit: int,
-             policy: str, after: str, budgets: list[dict[str, str]], weight: int, kind: str) -> dict[str, Any]:
+def nodepool(
+    name: str,
+    *,
+    families: list[str],
+    types: list[str],
+    capacity: list[str],
+    gpu_limit: int,
+    policy: str,
+    after: str,
+    budgets: list[dict[str, str]],
+    weight: int,
+    kind: str,
+) -> dict[str, Any]:
     """One Karpenter v1 NodePool for a workload kind (GPU taint, limits on nvidia.com/gpu)."""
     reqs = [
         {"key": "karpenter.sh/capacity-type", "operator": "In", "values": capacity},
@@ -58,14 +76,22 @@ def nodepool(name: str, *, families: list[str], types: list[str], capacity: list
             "template": {
                 "metadata": {"labels": {"workload-kind": kind}},
                 "spec": {
-                    "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": NODECLASS},
+                    "nodeClassRef": {
+                        "group": "karpenter.k8s.aws",
+                        "kind": "EC2NodeClass",
+                        "name": NODECLASS,
+                    },
                     "requirements": reqs,
                     "taints": [dict(GPU_TAINT)],
                     "expireAfter": "720h",
                 },
             },
             "limits": {"nvidia.com/gpu": gpu_limit},
-            "disruption": {"consolidationPolicy": policy, "consolidateAfter": after, "budgets": budgets},
+            "disruption": {
+                "consolidationPolicy": policy,
+                "consolidateAfter": after,
+                "budgets": budgets,
+            },
             "weight": weight,
         },
     }
@@ -83,7 +109,12 @@ def nodeclass(cluster: str) -> dict[str, Any]:
             "role": f"KarpenterNodeRole-{cluster}",
             "subnetSelectorTerms": [{"tags": dict(tags)}],
             "securityGroupSelectorTerms": [{"tags": dict(tags)}],
-            "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": "200Gi", "volumeType": "gp3", "encrypted": True}}],
+            "blockDeviceMappings": [
+                {
+                    "deviceName": "/dev/xvda",
+                    "ebs": {"volumeSize": "200Gi", "volumeType": "gp3", "encrypted": True},
+                }
+            ],
         },
     }
 
@@ -103,12 +134,26 @@ def scaledobject(workload: str, min_replicas: int, max_replicas: int) -> dict[st
             "pollingInterval": 30,
             "cooldownPeriod": 300,
             "triggers": [
-                {"type": "prometheus", "name": "gpu-utilisation", "metricType": "AverageValue",
-                 "metadata": {"serverAddress": PROMETHEUS, "threshold": "70",
-                              "query": f"avg(DCGM_FI_DEV_GPU_UTIL{{{pods}}})"}},
-                {"type": "prometheus", "name": "pending-requests", "metricType": "AverageValue",
-                 "metadata": {"serverAddress": PROMETHEUS, "threshold": "5",
-                              "query": f"sum(vllm:num_requests_waiting{{{pods}}})"}},
+                {
+                    "type": "prometheus",
+                    "name": "gpu-utilisation",
+                    "metricType": "AverageValue",
+                    "metadata": {
+                        "serverAddress": PROMETHEUS,
+                        "threshold": "70",
+                        "query": f"avg(DCGM_FI_DEV_GPU_UTIL{{{pods}}})",
+                    },
+                },
+                {
+                    "type": "prometheus",
+                    "name": "pending-requests",
+                    "metricType": "AverageValue",
+                    "metadata": {
+                        "serverAddress": PROMETHEUS,
+                        "threshold": "5",
+                        "query": f"sum(vllm:num_requests_waiting{{{pods}}})",
+                    },
+                },
             ],
         },
     }
@@ -117,7 +162,10 @@ def scaledobject(workload: str, min_replicas: int, max_replicas: int) -> dict[st
 def scaling_headroom(inputs: SimInputs, min_headroom: float = 0.3) -> list[tuple[str, int, int]]:
     """Inference workloads whose replica count varies: (workload, min, max) from p10 and peak."""
     grid = inputs.fleet
-    kinds = {r["workload"]: (r["kind"], r["gpus_per_pod"]) for r in inputs.workloads.iter_rows(named=True)}
+    kinds = {
+        r["workload"]: (r["kind"], r["gpus_per_pod"])
+        for r in inputs.workloads.iter_rows(named=True)
+    }
     per_wl: dict[str, np.ndarray] = {}
     for i, (wl, _) in enumerate(grid.wl_index):
         per_wl[wl] = per_wl.get(wl, 0) + grid.wl_demand[i]
@@ -140,8 +188,13 @@ def build(inputs: SimInputs, results: list[SimResult], cluster: str = "costlab")
     rec = Recommendations()
     sched = ScheduleSettings()
     cons = ConsolidationSettings()
-    picks = sorted({d["recommended_type"] for d in (by["rightsize"].details if "rightsize" in by else [])
-                    if d.get("recommended_type")})
+    picks = sorted(
+        {
+            d["recommended_type"]
+            for d in (by["rightsize"].details if "rightsize" in by else [])
+            if d.get("recommended_type")
+        }
+    )
     grid = inputs.fleet
     for kind, weight in (("inference", 50), ("training", 10)):
         arr = grid.kind_demand.get(kind)
@@ -152,15 +205,35 @@ def build(inputs: SimInputs, results: list[SimResult], cluster: str = "costlab")
         peak = float(arr.sum(axis=0).max())
         limit = max(1, math.ceil(peak * 1.25 - 1e-9))
         if kind == "inference":
-            rec.nodepools.append(nodepool(
-                "costlab-gpu-inference", families=fams, types=types, capacity=["spot", "on-demand"], gpu_limit=limit,
-                policy="WhenEmptyOrUnderutilized", after=f"{sched.consolidate_after_minutes}m",
-                budgets=_budgets(sched), weight=weight, kind=kind))
+            rec.nodepools.append(
+                nodepool(
+                    "costlab-gpu-inference",
+                    families=fams,
+                    types=types,
+                    capacity=["spot", "on-demand"],
+                    gpu_limit=limit,
+                    policy="WhenEmptyOrUnderutilized",
+                    after=f"{sched.consolidate_after_minutes}m",
+                    budgets=_budgets(sched),
+                    weight=weight,
+                    kind=kind,
+                )
+            )
         else:
-            rec.nodepools.append(nodepool(
-                "costlab-gpu-training", families=fams, types=types, capacity=["on-demand"], gpu_limit=limit,
-                policy="WhenEmpty", after=f"{cons.consolidate_after_minutes}m",
-                budgets=[{"nodes": "1"}], weight=weight, kind=kind))
+            rec.nodepools.append(
+                nodepool(
+                    "costlab-gpu-training",
+                    families=fams,
+                    types=types,
+                    capacity=["on-demand"],
+                    gpu_limit=limit,
+                    policy="WhenEmpty",
+                    after=f"{cons.consolidate_after_minutes}m",
+                    budgets=[{"nodes": "1"}],
+                    weight=weight,
+                    kind=kind,
+                )
+            )
     if rec.nodepools:
         rec.nodeclasses.append(nodeclass(cluster))
     for wl, lo, hi in scaling_headroom(inputs):
@@ -169,9 +242,17 @@ def build(inputs: SimInputs, results: list[SimResult], cluster: str = "costlab")
     for r in results:
         if r.strategy == "all":
             continue
-        rec.ranking.append({"strategy": r.strategy, "savings_per_month_usd_micros": r.savings_per_month_usd_micros,
-                            "savings_pct": round(100 * r.savings_ratio, 2), "risk": risk_of.get(r.strategy, "medium"),
-                            "risk_figures": {k: round(v, 3) for k, v in sorted(r.risk.items())}})
+        rec.ranking.append(
+            {
+                "strategy": r.strategy,
+                "savings_per_month_usd_micros": r.savings_per_month_usd_micros,
+                "savings_pct": round(100 * r.savings_ratio, 2),
+                "risk": risk_of.get(r.strategy, "medium"),
+                "risk_figures": {k: round(v, 3) for k, v in sorted(r.risk.items())},
+            }
+        )
     order = {"low": 0, "medium": 1, "high": 2}
-    rec.ranking.sort(key=lambda x: (-x["savings_per_month_usd_micros"], order[x["risk"]], x["strategy"]))
+    rec.ranking.sort(
+        key=lambda x: (-x["savings_per_month_usd_micros"], order[x["risk"]], x["strategy"])
+    )
     return rec

@@ -33,8 +33,16 @@ def _need(cond: bool, where: str, msg: str) -> None:
 def check_nodepool(doc: Any, where: str) -> None:
     """Structural checks on the NodePool fields costlab reads and writes."""
     _need(isinstance(doc, dict), where, "not a mapping")
-    _need(doc.get("apiVersion") == "karpenter.sh/v1", f"{where}: apiVersion", f"must be karpenter.sh/v1, got {doc.get('apiVersion')!r}")
-    _need(doc.get("kind") == "NodePool", f"{where}: kind", f"must be NodePool, got {doc.get('kind')!r}")
+    _need(
+        doc.get("apiVersion") == "karpenter.sh/v1",
+        f"{where}: apiVersion",
+        f"must be karpenter.sh/v1, got {doc.get('apiVersion')!r}",
+    )
+    _need(
+        doc.get("kind") == "NodePool",
+        f"{where}: kind",
+        f"must be NodePool, got {doc.get('kind')!r}",
+    )
     name = (doc.get("metadata") or {}).get("name")
     _need(isinstance(name, str) and name != "", f"{where}: metadata.name", "is required")
     spec = doc.get("spec")
@@ -50,23 +58,43 @@ def check_nodepool(doc: Any, where: str) -> None:
     for i, r in enumerate(reqs):
         at = f"{where}: spec.template.spec.requirements[{i}]"
         _need(isinstance(r, dict) and "key" in r, at + ".key", "is required")
-        _need(r.get("operator") in _OPERATORS, at + ".operator", f"must be one of {sorted(_OPERATORS)}, got {r.get('operator')!r}")
+        _need(
+            r.get("operator") in _OPERATORS,
+            at + ".operator",
+            f"must be one of {sorted(_OPERATORS)}, got {r.get('operator')!r}",
+        )
     dis = spec.get("disruption") or {}
     _need(isinstance(dis, dict), f"{where}: spec.disruption", "must be a mapping")
     if "consolidationPolicy" in dis:
-        _need(dis["consolidationPolicy"] in _POLICIES, f"{where}: spec.disruption.consolidationPolicy",
-              f"must be one of {sorted(_POLICIES)}, got {dis['consolidationPolicy']!r}")
+        _need(
+            dis["consolidationPolicy"] in _POLICIES,
+            f"{where}: spec.disruption.consolidationPolicy",
+            f"must be one of {sorted(_POLICIES)}, got {dis['consolidationPolicy']!r}",
+        )
     if "consolidateAfter" in dis:
-        _need(bool(_DURATION.match(str(dis["consolidateAfter"]))), f"{where}: spec.disruption.consolidateAfter",
-              f"{dis['consolidateAfter']!r} is not a duration like 30s, 15m, 1h or Never")
+        _need(
+            bool(_DURATION.match(str(dis["consolidateAfter"]))),
+            f"{where}: spec.disruption.consolidateAfter",
+            f"{dis['consolidateAfter']!r} is not a duration like 30s, 15m, 1h or Never",
+        )
     for i, b in enumerate(dis.get("budgets") or []):
         at = f"{where}: spec.disruption.budgets[{i}]"
         _need(isinstance(b, dict) and "nodes" in b, at + ".nodes", "is required")
-        _need(bool(_NODES.match(str(b["nodes"]))), at + ".nodes", f"{b['nodes']!r} is not a count or a percentage 0-100%")
-        _need(("schedule" in b) == ("duration" in b), at, "schedule and duration must be set together")
+        _need(
+            bool(_NODES.match(str(b["nodes"]))),
+            at + ".nodes",
+            f"{b['nodes']!r} is not a count or a percentage 0-100%",
+        )
+        _need(
+            ("schedule" in b) == ("duration" in b), at, "schedule and duration must be set together"
+        )
     weight = spec.get("weight")
     if weight is not None:
-        _need(isinstance(weight, int) and 1 <= weight <= 100, f"{where}: spec.weight", "must be an integer 1-100")
+        _need(
+            isinstance(weight, int) and 1 <= weight <= 100,
+            f"{where}: spec.weight",
+            "must be an integer 1-100",
+        )
 
 
 def load_current(text: str, source: str = "current") -> list[dict[str, Any]]:
@@ -84,8 +112,10 @@ def load_current(text: str, source: str = "current") -> list[dict[str, Any]]:
     return out
 
 
-def diff_nodepools(current_text: str, recommended: list[dict[str, Any]], source: str = "current") -> str:
-    """A unified diff per NodePool name (sorted-key YAML of spec); pools on one side only are listed."""
+def diff_nodepools(
+    current_text: str, recommended: list[dict[str, Any]], source: str = "current"
+) -> str:
+    """A unified diff per NodePool name (sorted-key YAML of spec); one-sided pools listed."""
     current = {d["metadata"]["name"]: d for d in load_current(current_text, source)}
     rec = {d["metadata"]["name"]: d for d in recommended}
     chunks: list[str] = []
@@ -95,5 +125,7 @@ def diff_nodepools(current_text: str, recommended: list[dict[str, Any]], source:
         label = "unchanged" if a == b else ("new" if not a else ("removed" if not b else "changed"))
         chunks.append(f"## NodePool {name}: {label}\n")
         if a != b:
-            chunks.extend(difflib.unified_diff(a, b, fromfile=f"current/{name}", tofile=f"recommended/{name}"))
+            chunks.extend(
+                difflib.unified_diff(a, b, fromfile=f"current/{name}", tofile=f"recommended/{name}")
+            )
     return "".join(chunks)

@@ -13,7 +13,9 @@ from costlab.simulate import runner as sim_runner
 from costlab.simulate.base import SimInputs
 
 
-def recommend(inputs: SimInputs, current_text: str | None = None) -> tuple[Recommendations, dict[str, str]]:
+def recommend(
+    inputs: SimInputs, current_text: str | None = None
+) -> tuple[Recommendations, dict[str, str]]:
     """Recommendations and the files to write (name -> text), pure."""
     results = sim_runner.simulate(inputs, "all")
     rec = build(inputs, results)
@@ -24,7 +26,9 @@ def recommend(inputs: SimInputs, current_text: str | None = None) -> tuple[Recom
     return rec, out
 
 
-def recommend_from_cli(db_path: Path, *, out: Path, console: Any, current: Path | None = None) -> str:
+def recommend_from_cli(
+    db_path: Path, *, out: Path, console: Any, current: Path | None = None
+) -> str:
     """CLI entry: write manifests and summary.md into `out` (created if missing)."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")

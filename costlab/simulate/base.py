@@ -154,7 +154,9 @@ def get_strategy(name: str) -> type[Strategy[Any]]:
         return STRATEGIES[name.lower()]
     except KeyError:
         valid = ", ".join(sorted(STRATEGIES))
-        raise UnknownStrategyError(f"unknown strategy {name!r}; valid strategies: {valid}") from None
+        raise UnknownStrategyError(
+            f"unknown strategy {name!r}; valid strategies: {valid}"
+        ) from None
 
 
 def _load_builtin() -> None:

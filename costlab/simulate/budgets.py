@@ -31,8 +31,12 @@ class Budget(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     nodes: str = Field("10%", description="Max nodes disrupted at once: a count or a percentage.")
-    schedule: str | None = Field(None, description="Cron (5 fields) when the budget starts; needs duration.")
-    duration: str | None = Field(None, description="How long the budget stays active after each hit.")
+    schedule: str | None = Field(
+        None, description="Cron (5 fields) when the budget starts; needs duration."
+    )
+    duration: str | None = Field(
+        None, description="How long the budget stays active after each hit."
+    )
 
     @field_validator("nodes")
     @classmethod
@@ -58,7 +62,9 @@ class Budget(BaseModel):
         return np.full(node_count.shape, float(self.nodes))
 
 
-def active_mask(schedule: str | None, duration: str | None, grid: FleetGrid, tz: str = "UTC") -> np.ndarray:
+def active_mask(
+    schedule: str | None, duration: str | None, grid: FleetGrid, tz: str = "UTC"
+) -> np.ndarray:
     """Boolean per grid step: is the cron window [hit, hit + duration) active at the step start?
 
     Cron hits are computed in `tz` (DST-correct via croniter on aware datetimes); loops run once
@@ -87,7 +93,9 @@ def active_mask(schedule: str | None, duration: str | None, grid: FleetGrid, tz:
     return np.cumsum(diff[:-1]) > 0
 
 
-def allowed_disruptions(budgets: list[Budget], grid: FleetGrid, node_count: np.ndarray, tz: str = "UTC") -> np.ndarray:
+def allowed_disruptions(
+    budgets: list[Budget], grid: FleetGrid, node_count: np.ndarray, tz: str = "UTC"
+) -> np.ndarray:
     """(groups, steps) nodes allowed to terminate at once: the most restrictive active budget.
 
     With no active budget Karpenter's default (10%) applies.
@@ -124,11 +132,15 @@ def replay_scale_down(
     return np.clip(np.minimum(sim, nodes), 0.0, None)
 
 
-def removals_and_evictions(sim: np.ndarray, occupied: np.ndarray, pods: np.ndarray) -> tuple[float, float]:
+def removals_and_evictions(
+    sim: np.ndarray, occupied: np.ndarray, pods: np.ndarray
+) -> tuple[float, float]:
     """Nodes removed (sum of drops) and pods evicted (drops of occupied nodes x pods per node)."""
     prev = np.concatenate([sim[:, :1], sim[:, :-1]], axis=1)
     drops = np.clip(prev - sim, 0.0, None)
     occ_prev = np.minimum(np.concatenate([occupied[:, :1], occupied[:, :-1]], axis=1), prev)
     busy_removed = np.clip(np.minimum(drops, occ_prev - sim), 0.0, None)
-    per_node = np.divide(pods, np.maximum(occupied, 1e-9), out=np.zeros_like(pods), where=occupied > 1e-9)
+    per_node = np.divide(
+        pods, np.maximum(occupied, 1e-9), out=np.zeros_like(pods), where=occupied > 1e-9
+    )
     return float(drops.sum()), float((busy_removed * per_node).sum())

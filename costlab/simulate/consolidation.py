@@ -9,7 +9,12 @@ from pydantic import Field
 
 from costlab.money import usd_to_micros
 from costlab.simulate.base import SimInputs, SimResult, Strategy, StrategySettings, register
-from costlab.simulate.budgets import Budget, allowed_disruptions, removals_and_evictions, replay_scale_down
+from costlab.simulate.budgets import (
+    Budget,
+    allowed_disruptions,
+    removals_and_evictions,
+    replay_scale_down,
+)
 from costlab.simulate.fleet import FleetGrid
 
 
@@ -18,17 +23,22 @@ class ConsolidationSettings(StrategySettings):
         "WhenEmptyOrUnderutilized", description="Karpenter consolidationPolicy to replay."
     )
     consolidate_after_minutes: int = Field(
-        30, ge=0, le=24 * 60, description="consolidateAfter: how long a node must be consolidatable."
+        30,
+        ge=0,
+        le=24 * 60,
+        description="consolidateAfter: how long a node must be consolidatable.",
     )
     budgets: list[Budget] = Field(
         default_factory=lambda: [Budget(nodes="10%")],
         description="Disruption budgets; the most restrictive active one applies (cron in UTC).",
     )
-    drain_minutes: float = Field(1.0, gt=0, le=120, description="Time one node takes to drain and terminate.")
+    drain_minutes: float = Field(
+        1.0, gt=0, le=120, description="Time one node takes to drain and terminate."
+    )
 
 
 def needed_nodes(grid: FleetGrid, policy: str) -> np.ndarray:
-    """Nodes the replayed policy must keep: occupied ones (WhenEmpty) or GPUs packed (Underutilized)."""
+    """Nodes the replayed policy must keep: occupied (WhenEmpty) or packed (Underutilized)."""
     if policy == "WhenEmpty":
         return np.minimum(grid.occupied, grid.nodes)
     gpn = np.array([max(g.gpus_per_node, 1e-9) for g in grid.groups])[:, None]
@@ -36,8 +46,14 @@ def needed_nodes(grid: FleetGrid, policy: str) -> np.ndarray:
     return np.minimum(np.maximum(packed, 0.0), grid.nodes)
 
 
-def replay(grid: FleetGrid, need: np.ndarray, after_min: float, budgets: list[Budget], drain_min: float,
-           tz: str = "UTC") -> tuple[FleetGrid, dict[str, float]]:
+def replay(
+    grid: FleetGrid,
+    need: np.ndarray,
+    after_min: float,
+    budgets: list[Budget],
+    drain_min: float,
+    tz: str = "UTC",
+) -> tuple[FleetGrid, dict[str, float]]:
     """The fleet after budget-limited scale-down towards `need`, and its figures."""
     after = int(round(after_min * 60 / grid.step_s))
     allowed = allowed_disruptions(budgets, grid, grid.nodes, tz)
@@ -64,7 +80,7 @@ def replay(grid: FleetGrid, need: np.ndarray, after_min: float, budgets: list[Bu
 
 
 def cost_delta_micros(before: FleetGrid, after: FleetGrid) -> int:
-    """Grid cost saved by `after` (USD micros): discretisation cancels against the exact baseline."""
+    """Grid cost saved by `after` (USD micros): grid error cancels against the baseline."""
     return usd_to_micros(round(float(before.cost_usd().sum() - after.cost_usd().sum()), 6))
 
 
@@ -83,12 +99,29 @@ class Consolidation(Strategy[ConsolidationSettings]):
         s = self.settings
         grid = inputs.fleet
         if not grid.groups:
-            return SimResult(self.name, inputs.baseline_cost_usd_micros, inputs.baseline_cost_usd_micros,
-                             grid.window_hours, undefined="no nodes recorded")
-        out, fig = replay(grid, needed_nodes(grid, s.policy), s.consolidate_after_minutes, list(s.budgets), s.drain_minutes)
+            return SimResult(
+                self.name,
+                inputs.baseline_cost_usd_micros,
+                inputs.baseline_cost_usd_micros,
+                grid.window_hours,
+                undefined="no nodes recorded",
+            )
+        out, fig = replay(
+            grid,
+            needed_nodes(grid, s.policy),
+            s.consolidate_after_minutes,
+            list(s.budgets),
+            s.drain_minutes,
+        )
         saved = cost_delta_micros(grid, out)
         other = "WhenEmpty" if s.policy != "WhenEmpty" else "WhenEmptyOrUnderutilized"
-        alt, alt_fig = replay(grid, needed_nodes(grid, other), s.consolidate_after_minutes, list(s.budgets), s.drain_minutes)
+        alt, alt_fig = replay(
+            grid,
+            needed_nodes(grid, other),
+            s.consolidate_after_minutes,
+            list(s.budgets),
+            s.drain_minutes,
+        )
         fig[f"node_hours_removed_{other}"] = alt_fig["node_hours_removed"]
         fig[f"savings_usd_{other}"] = cost_delta_micros(grid, alt) / 1e6
         return SimResult(
@@ -96,7 +129,10 @@ class Consolidation(Strategy[ConsolidationSettings]):
             baseline_cost_usd_micros=inputs.baseline_cost_usd_micros,
             simulated_cost_usd_micros=inputs.baseline_cost_usd_micros - saved,
             window_hours=grid.window_hours,
-            risk={"pods_evicted": fig.pop("pods_evicted"), "nodes_removed": fig.pop("nodes_removed")},
+            risk={
+                "pods_evicted": fig.pop("pods_evicted"),
+                "nodes_removed": fig.pop("nodes_removed"),
+            },
             metrics=fig,
             assumptions=[
                 f"policy {s.policy}, consolidateAfter {s.consolidate_after_minutes}m, "
@@ -108,8 +144,13 @@ class Consolidation(Strategy[ConsolidationSettings]):
                 *inputs.notes,
             ],
             details=[
-                {"nodepool": g.nodepool, "instance_type": g.instance_type, "capacity_type": g.capacity_type,
-                 "node_hours_baseline": round(float(a), 4), "node_hours_simulated": round(float(b), 4)}
+                {
+                    "nodepool": g.nodepool,
+                    "instance_type": g.instance_type,
+                    "capacity_type": g.capacity_type,
+                    "node_hours_baseline": round(float(a), 4),
+                    "node_hours_simulated": round(float(b), 4),
+                }
                 for g, a, b in zip(grid.groups, grid.node_hours(), out.node_hours(), strict=True)
             ],
             fleet=out,

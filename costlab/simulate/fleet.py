@@ -23,7 +23,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Group:
-    """One node group and its prices in USD per node-hour (floats; converted to micros at the end)."""
+    """One node group and its prices in USD per node-hour (floats; micros at the end)."""
 
     nodepool: str
     instance_type: str
@@ -89,7 +89,12 @@ class FleetGrid:
 
 
 def step_average(
-    starts: np.ndarray, ends: np.ndarray, weights: np.ndarray, grid_start: int, step_s: int, n_steps: int
+    starts: np.ndarray,
+    ends: np.ndarray,
+    weights: np.ndarray,
+    grid_start: int,
+    step_s: int,
+    n_steps: int,
 ) -> np.ndarray:
     """Time-average over each grid step of sum(weight * [start <= t < end]).
 
@@ -117,7 +122,9 @@ def step_average(
     return np.diff(a) / step_s
 
 
-def union_intervals(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, ...]:
+def union_intervals(
+    keys: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """Merge overlapping [start, end) intervals that share a key (vectorised).
 
     Returns (keys, starts, ends) of the merged intervals, sorted by key then start.

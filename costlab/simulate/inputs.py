@@ -36,7 +36,9 @@ def load_catalog() -> pl.DataFrame:
     data = resources.files("costlab.data")
     types = pl.read_csv(data.joinpath("gpu_instance_types.csv").read_bytes())
     prices = pl.read_csv(data.joinpath("ec2_ondemand_prices_us_east_1.csv").read_bytes())
-    return types.join(prices.select("instance_type", "ondemand_usd_per_hour"), on="instance_type", how="left")
+    return types.join(
+        prices.select("instance_type", "ondemand_usd_per_hour"), on="instance_type", how="left"
+    )
 
 
 def _frame(conn: duckdb.DuckDBPyConnection, name: str, params: dict) -> pl.DataFrame:
@@ -50,7 +52,9 @@ def _ts(seconds: int) -> datetime:
 
 
 def load_inputs(
-    conn: duckdb.DuckDBPyConnection, settings: LoadSettings | None = None, catalog: pl.DataFrame | None = None
+    conn: duckdb.DuckDBPyConnection,
+    settings: LoadSettings | None = None,
+    catalog: pl.DataFrame | None = None,
 ) -> SimInputs:
     """The recorded fleet over the span of its data, gridded at `settings.step_seconds`."""
     settings = settings or LoadSettings()
@@ -91,7 +95,9 @@ def build_inputs(
     od = np.full(nodes.height, np.nan)
     spot = np.full(nodes.height, np.nan)
     priced = np.zeros(nodes.height, dtype=bool)
-    by_key = nodes.group_by(["instance_type", "region", "zone", "capacity_type"], maintain_order=True)
+    by_key = nodes.group_by(
+        ["instance_type", "region", "zone", "capacity_type"], maintain_order=True
+    )
     for (itype, region, zone, ctype), part in by_key:
         idx = part["node_idx"].to_numpy()
         s, e = part["start_s"].to_numpy(), part["end_s"].to_numpy()
@@ -110,17 +116,25 @@ def build_inputs(
     hours = (nodes["end_s"] - nodes["start_s"]).to_numpy() / 3600.0
     unpriced_hours = float(hours[~priced].sum())
     if unpriced_hours > 0:
-        notes.append(f"{unpriced_hours:.1f} node-hours have no price and are left out of every cost")
+        notes.append(
+            f"{unpriced_hours:.1f} node-hours have no price and are left out of every cost"
+        )
     nodes = nodes.with_columns(
-        pl.Series("cost_usd", cost), pl.Series("od_usd", od), pl.Series("spot_usd", spot),
-        pl.Series("priced", priced), pl.Series("hours", hours),
+        pl.Series("cost_usd", cost),
+        pl.Series("od_usd", od),
+        pl.Series("spot_usd", spot),
+        pl.Series("priced", priced),
+        pl.Series("hours", hours),
     )
     group_keys = ["nodepool", "instance_type", "capacity_type"]
     gframe = (
         nodes.group_by(group_keys)
         .agg(
-            pl.col("family").first(), pl.col("gpu_count").max(), pl.col("gpu_model").first(),
-            pl.col("cost_usd").filter(pl.col("priced")).sum(), pl.col("hours").filter(pl.col("priced")).sum().alias("priced_h"),
+            pl.col("family").first(),
+            pl.col("gpu_count").max(),
+            pl.col("gpu_model").first(),
+            pl.col("cost_usd").filter(pl.col("priced")).sum(),
+            pl.col("hours").filter(pl.col("priced")).sum().alias("priced_h"),
             pl.col("od_usd").filter(pl.col("od_usd").is_not_nan()).sum(),
             pl.col("hours").filter(pl.col("od_usd").is_not_nan()).sum().alias("od_h"),
             pl.col("spot_usd").filter(pl.col("spot_usd").is_not_nan()).sum(),
@@ -137,27 +151,45 @@ def build_inputs(
         .alias("kind")
     )
     placed = (
-        pods.join(nodes.select("cluster", "node", "node_idx", "group_idx", pl.col("start_s").alias("ns"), pl.col("end_s").alias("ne")),
-                  on=["cluster", "node"], how="inner")
+        pods.join(
+            nodes.select(
+                "cluster",
+                "node",
+                "node_idx",
+                "group_idx",
+                pl.col("start_s").alias("ns"),
+                pl.col("end_s").alias("ne"),
+            ),
+            on=["cluster", "node"],
+            how="inner",
+        )
         .filter((pl.col("start_s") >= pl.col("ns")) & (pl.col("start_s") < pl.col("ne")))
         .with_columns(pl.min_horizontal("end_s", "ne").alias("end_s"))
         .filter(pl.col("end_s") > pl.col("start_s"))
     )
     n_groups = gframe.height
     groups: list[Group] = []
-    pod_hours = (placed["end_s"] - placed["start_s"]).to_numpy() / 3600.0 if placed.height else np.zeros(0)
+    pod_hours = (
+        (placed["end_s"] - placed["start_s"]).to_numpy() / 3600.0 if placed.height else np.zeros(0)
+    )
     placed = placed.with_columns(pl.Series("pod_h", pod_hours))
     mean_pod = dict(placed.group_by("group_idx").agg(pl.col("pod_h").mean()).iter_rows())
     for row in gframe.iter_rows(named=True):
         price = row["cost_usd"] / row["priced_h"] if row["priced_h"] > 0 else 0.0
-        groups.append(Group(
-            nodepool=row["nodepool"], instance_type=row["instance_type"], capacity_type=row["capacity_type"],
-            family=row["family"], gpus_per_node=float(row["gpu_count"]), gpu_model=row["gpu_model"],
-            price_per_hour=price,
-            ondemand_price_per_hour=row["od_usd"] / row["od_h"] if row["od_h"] > 0 else None,
-            spot_price_per_hour=row["spot_usd"] / row["spot_h"] if row["spot_h"] > 0 else None,
-            mean_pod_hours=float(mean_pod.get(row["group_idx"], 0.0)),
-        ))
+        groups.append(
+            Group(
+                nodepool=row["nodepool"],
+                instance_type=row["instance_type"],
+                capacity_type=row["capacity_type"],
+                family=row["family"],
+                gpus_per_node=float(row["gpu_count"]),
+                gpu_model=row["gpu_model"],
+                price_per_hour=price,
+                ondemand_price_per_hour=row["od_usd"] / row["od_h"] if row["od_h"] > 0 else None,
+                spot_price_per_hour=row["spot_usd"] / row["spot_h"] if row["spot_h"] > 0 else None,
+                mean_pod_hours=float(mean_pod.get(row["group_idx"], 0.0)),
+            )
+        )
 
     def grid(frame: pl.DataFrame, weight: np.ndarray | None = None) -> np.ndarray:
         out = np.zeros((n_groups, n_steps))
@@ -179,28 +211,56 @@ def build_inputs(
         for (kind,), part in placed.group_by(["kind"], maintain_order=True)
     }
     if placed.height:
-        k, s, e = union_intervals(placed["node_idx"].to_numpy(), placed["start_s"].to_numpy(), placed["end_s"].to_numpy())
+        k, s, e = union_intervals(
+            placed["node_idx"].to_numpy(), placed["start_s"].to_numpy(), placed["end_s"].to_numpy()
+        )
         node_group = nodes.sort("node_idx")["group_idx"].to_numpy()
         occupied = grid(pl.DataFrame({"group_idx": node_group[k], "start_s": s, "end_s": e}))
     else:
         occupied = np.zeros((n_groups, n_steps))
     wl_index: list[tuple[str, int]] = []
     wl_rows: list[np.ndarray] = []
-    for (wl, gi), part in placed.sort(["workload", "group_idx"]).group_by(["workload", "group_idx"], maintain_order=True):
+    for (wl, gi), part in placed.sort(["workload", "group_idx"]).group_by(
+        ["workload", "group_idx"], maintain_order=True
+    ):
         wl_index.append((str(wl), int(gi)))
-        wl_rows.append(step_average(part["start_s"].to_numpy(), part["end_s"].to_numpy(), part["gpus"].to_numpy(), start_s, step, n_steps))
+        wl_rows.append(
+            step_average(
+                part["start_s"].to_numpy(),
+                part["end_s"].to_numpy(),
+                part["gpus"].to_numpy(),
+                start_s,
+                step,
+                n_steps,
+            )
+        )
     wl_demand = np.vstack(wl_rows) if wl_rows else np.zeros((0, n_steps))
-    fleet = FleetGrid(start_s, step, groups, node_grid, occupied, demand, pod_grid, kind_demand, wl_index, wl_demand)
+    fleet = FleetGrid(
+        start_s,
+        step,
+        groups,
+        node_grid,
+        occupied,
+        demand,
+        pod_grid,
+        kind_demand,
+        wl_index,
+        wl_demand,
+    )
     workloads = _workloads(placed, memory, groups)
     interruptions = (
         nodes.filter(pl.col("capacity_type") == "spot")
         .group_by("family")
-        .agg((pl.col("hours").sum() / 24.0).alias("spot_node_days"),
-             (pl.col("end_reason") == "interrupted").sum().alias("interrupted"))
+        .agg(
+            (pl.col("hours").sum() / 24.0).alias("spot_node_days"),
+            (pl.col("end_reason") == "interrupted").sum().alias("interrupted"),
+        )
         .sort("family")
     )
     baseline = usd_to_micros(round(float(cost[priced].sum()), 6))
-    return SimInputs(fleet, workloads, catalog, interruptions, baseline, unpriced_hours, tuple(notes))
+    return SimInputs(
+        fleet, workloads, catalog, interruptions, baseline, unpriced_hours, tuple(notes)
+    )
 
 
 def _workloads(placed: pl.DataFrame, memory: pl.DataFrame, groups: list[Group]) -> pl.DataFrame:
@@ -208,27 +268,44 @@ def _workloads(placed: pl.DataFrame, memory: pl.DataFrame, groups: list[Group]) 
     if placed.height == 0:
         return pl.DataFrame(schema={"workload": pl.Utf8, "namespace": pl.Utf8, "kind": pl.Utf8})
     gpu_h = placed.with_columns((pl.col("gpus") * pl.col("pod_h")).alias("gpu_h"))
-    share = pl.DataFrame({
-        "group_idx": list(range(len(groups))),
-        "usd_per_gpu_h": [g.price_per_hour / g.gpus_per_node if g.gpus_per_node else 0.0 for g in groups],
-        "instance_type": [g.instance_type for g in groups],
-    }, schema_overrides={"group_idx": pl.UInt32})
+    share = pl.DataFrame(
+        {
+            "group_idx": list(range(len(groups))),
+            "usd_per_gpu_h": [
+                g.price_per_hour / g.gpus_per_node if g.gpus_per_node else 0.0 for g in groups
+            ],
+            "instance_type": [g.instance_type for g in groups],
+        },
+        schema_overrides={"group_idx": pl.UInt32},
+    )
     gpu_h = gpu_h.join(share, on="group_idx", how="left").with_columns(
         (pl.col("gpu_h") * pl.col("usd_per_gpu_h")).alias("cost_usd")
     )
-    mem = memory.join(placed.select("cluster", "namespace", "pod", "workload").unique(), on=["cluster", "namespace", "pod"])
-    mem_w = mem.group_by("workload").agg(pl.col("fb_used_q_mib").max(), pl.col("fb_used_max_mib").max(), pl.col("samples").sum())
+    mem = memory.join(
+        placed.select("cluster", "namespace", "pod", "workload").unique(),
+        on=["cluster", "namespace", "pod"],
+    )
+    mem_w = mem.group_by("workload").agg(
+        pl.col("fb_used_q_mib").max(), pl.col("fb_used_max_mib").max(), pl.col("samples").sum()
+    )
     main_type = (
-        gpu_h.group_by("workload", "instance_type").agg(pl.col("gpu_h").sum())
+        gpu_h.group_by("workload", "instance_type")
+        .agg(pl.col("gpu_h").sum())
         .sort(["workload", "gpu_h", "instance_type"], descending=[False, True, False])
-        .group_by("workload", maintain_order=True).first().select("workload", pl.col("instance_type").alias("current_type"))
+        .group_by("workload", maintain_order=True)
+        .first()
+        .select("workload", pl.col("instance_type").alias("current_type"))
     )
     return (
         gpu_h.group_by("workload")
         .agg(
-            pl.col("namespace").first(), pl.col("kind").mode().sort().first(), pl.col("team").mode().sort().first(),
-            pl.col("model").mode().sort().first(), pl.col("gpus").max().alias("gpus_per_pod"),
-            pl.col("pod").n_unique().alias("pods"), pl.col("gpu_h").sum().alias("gpu_hours"),
+            pl.col("namespace").first(),
+            pl.col("kind").mode().sort().first(),
+            pl.col("team").mode().sort().first(),
+            pl.col("model").mode().sort().first(),
+            pl.col("gpus").max().alias("gpus_per_pod"),
+            pl.col("pod").n_unique().alias("pods"),
+            pl.col("gpu_h").sum().alias("gpu_hours"),
             pl.col("cost_usd").sum().alias("baseline_cost_usd"),
         )
         .join(main_type, on="workload", how="left")

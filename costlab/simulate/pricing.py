@@ -17,7 +17,9 @@ class PriceBook:
     """
 
     def __init__(self, periods: pl.DataFrame) -> None:
-        self._series: dict[tuple[str, str, str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._series: dict[
+            tuple[str, str, str, str], tuple[np.ndarray, np.ndarray, np.ndarray]
+        ] = {}
         if periods.height == 0:
             return
         for key, part in periods.sort("from_s").group_by(
@@ -39,7 +41,13 @@ class PriceBook:
         return self.resolve(instance_type, region, zone, capacity_type) is not None
 
     def integrate(
-        self, instance_type: str, region: str, zone: str, capacity_type: str, starts: np.ndarray, ends: np.ndarray
+        self,
+        instance_type: str,
+        region: str,
+        zone: str,
+        capacity_type: str,
+        starts: np.ndarray,
+        ends: np.ndarray,
     ) -> np.ndarray | None:
         """USD for each [start, end) second interval, or None when the key has no price."""
         series = self.resolve(instance_type, region, zone, capacity_type)

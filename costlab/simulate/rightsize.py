@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import polars as pl
 from pydantic import Field
@@ -14,24 +15,47 @@ from costlab.simulate.fleet import FleetGrid, Group
 # Public spec-sheet memory bandwidth per GPU (GB/s). LLM decode is bandwidth bound, so a GPU
 # below the threshold is not offered even when its memory fits.
 GPU_MEMORY_BANDWIDTH_GBPS: dict[str, float] = {
-    "t4": 320, "t4g": 320, "l4": 300, "a10g": 600, "l40s": 864, "v100": 900, "a100": 1555,
-    "h100": 3350, "h200": 4800, "b200": 8000, "b300": 8000,
+    "t4": 320,
+    "t4g": 320,
+    "l4": 300,
+    "a10g": 600,
+    "l40s": 864,
+    "v100": 900,
+    "a100": 1555,
+    "h100": 3350,
+    "h200": 4800,
+    "b200": 8000,
+    "b300": 8000,
 }
 
 
 class RightsizeSettings(StrategySettings):
-    memory_percentile: float = Field(95.0, ge=50, le=100, description="Percentile of GPU memory used per GPU.")
-    headroom_pct: float = Field(20.0, ge=0, le=200, description="Headroom added on top of the percentile.")
-    min_gpu_memory_bandwidth_gbps: float = Field(
-        600.0, ge=0, description="Only GPUs with at least this memory bandwidth (T4/L4 ~300 GB/s excluded)."
+    memory_percentile: float = Field(
+        95.0, ge=50, le=100, description="Percentile of GPU memory used per GPU."
     )
-    families: list[str] = Field(default_factory=list, description="Allowed instance families; empty = all NVIDIA.")
-    min_saving_pct: float = Field(5.0, ge=0, le=100, description="Only move a workload saving at least this.")
+    headroom_pct: float = Field(
+        20.0, ge=0, le=200, description="Headroom added on top of the percentile."
+    )
+    min_gpu_memory_bandwidth_gbps: float = Field(
+        600.0,
+        ge=0,
+        description="Only GPUs with at least this memory bandwidth (T4/L4 ~300 GB/s excluded).",
+    )
+    families: list[str] = Field(
+        default_factory=list, description="Allowed instance families; empty = all NVIDIA."
+    )
+    min_saving_pct: float = Field(
+        5.0, ge=0, le=100, description="Only move a workload saving at least this."
+    )
 
 
 def candidates(catalog: pl.DataFrame, s: RightsizeSettings) -> pl.DataFrame:
     """NVIDIA instance types with a price and enough memory bandwidth, cheapest first."""
-    bw = pl.col("gpu_model").str.to_lowercase().replace_strict(GPU_MEMORY_BANDWIDTH_GBPS, default=0.0, return_dtype=pl.Float64)
+    bw = (
+        pl.col("gpu_model")
+        .str.to_lowercase()
+        .replace_strict(GPU_MEMORY_BANDWIDTH_GBPS, default=0.0, return_dtype=pl.Float64)
+    )
     out = catalog.filter(
         (pl.col("gpu_count") > 0)
         & (pl.col("gpu_manufacturer").str.to_lowercase() == "nvidia")
@@ -40,14 +64,17 @@ def candidates(catalog: pl.DataFrame, s: RightsizeSettings) -> pl.DataFrame:
     )
     if s.families:
         out = out.filter(pl.col("family").is_in(s.families))
-    return out.with_columns((pl.col("ondemand_usd_per_hour") / pl.col("gpu_count")).alias("usd_per_gpu_h")).sort(
-        ["usd_per_gpu_h", "instance_type"]
-    )
+    return out.with_columns(
+        (pl.col("ondemand_usd_per_hour") / pl.col("gpu_count")).alias("usd_per_gpu_h")
+    ).sort(["usd_per_gpu_h", "instance_type"])
 
 
 def pick(cands: pl.DataFrame, gpus_per_pod: float, need_mib: float) -> dict | None:
     """The cheapest candidate (per pod-hour) with >= the GPUs a pod asks for and enough memory."""
-    fit = cands.filter((pl.col("gpu_count") >= math.ceil(gpus_per_pod - 1e-9)) & (pl.col("gpu_memory_mib") >= need_mib))
+    fit = cands.filter(
+        (pl.col("gpu_count") >= math.ceil(gpus_per_pod - 1e-9))
+        & (pl.col("gpu_memory_mib") >= need_mib)
+    )
     if fit.height == 0:
         return None
     return fit.row(0, named=True)
@@ -69,11 +96,19 @@ class Rightsize(Strategy[RightsizeSettings]):
         cands = candidates(inputs.catalog, s)
         rows = []
         for w in inputs.workloads.iter_rows(named=True):
-            row = {"workload": w["workload"], "kind": w["kind"], "current_type": w["current_type"],
-                   "gpus_per_pod": w["gpus_per_pod"], "gpu_hours": round(w["gpu_hours"], 6),
-                   "baseline_usd": round(w["baseline_cost_usd"], 6), "fb_used_mib": w.get("fb_used_q_mib"),
-                   "need_mib": None, "recommended_type": None, "simulated_usd": round(w["baseline_cost_usd"], 6),
-                   "reason": ""}
+            row = {
+                "workload": w["workload"],
+                "kind": w["kind"],
+                "current_type": w["current_type"],
+                "gpus_per_pod": w["gpus_per_pod"],
+                "gpu_hours": round(w["gpu_hours"], 6),
+                "baseline_usd": round(w["baseline_cost_usd"], 6),
+                "fb_used_mib": w.get("fb_used_q_mib"),
+                "need_mib": None,
+                "recommended_type": None,
+                "simulated_usd": round(w["baseline_cost_usd"], 6),
+                "reason": "",
+            }
             if w.get("fb_used_q_mib") is None:
                 row["reason"] = "no GPU memory samples"
                 rows.append(row)
@@ -85,8 +120,13 @@ class Rightsize(Strategy[RightsizeSettings]):
                 row["reason"] = "no candidate fits"
             else:
                 new_usd = w["gpu_hours"] * best["usd_per_gpu_h"]
-                if new_usd < w["baseline_cost_usd"] * (1 - s.min_saving_pct / 100.0) and best["instance_type"] != w["current_type"]:
-                    row.update(recommended_type=best["instance_type"], simulated_usd=round(new_usd, 6))
+                if (
+                    new_usd < w["baseline_cost_usd"] * (1 - s.min_saving_pct / 100.0)
+                    and best["instance_type"] != w["current_type"]
+                ):
+                    row.update(
+                        recommended_type=best["instance_type"], simulated_usd=round(new_usd, 6)
+                    )
                 else:
                     row["reason"] = "already the cheapest fit"
             rows.append(row)
@@ -96,8 +136,13 @@ class Rightsize(Strategy[RightsizeSettings]):
         s = self.settings
         grid = inputs.fleet
         if inputs.workloads.height == 0:
-            return SimResult(self.name, inputs.baseline_cost_usd_micros, inputs.baseline_cost_usd_micros,
-                             grid.window_hours, undefined="no GPU pods recorded")
+            return SimResult(
+                self.name,
+                inputs.baseline_cost_usd_micros,
+                inputs.baseline_cost_usd_micros,
+                grid.window_hours,
+                undefined="no GPU pods recorded",
+            )
         plan = self.plan(inputs)
         out = apply_plan(grid, plan, inputs.catalog)
         saved_usd = float((plan["baseline_usd"] - plan["simulated_usd"]).sum())
@@ -108,14 +153,20 @@ class Rightsize(Strategy[RightsizeSettings]):
             baseline_cost_usd_micros=inputs.baseline_cost_usd_micros,
             simulated_cost_usd_micros=inputs.baseline_cost_usd_micros - saved,
             window_hours=grid.window_hours,
-            risk={"workloads_moved": float(moved.height),
-                  "min_memory_headroom_pct": float(s.headroom_pct),
-                  "workloads_without_samples": float(plan.filter(pl.col("reason") == "no GPU memory samples").height)},
+            risk={
+                "workloads_moved": float(moved.height),
+                "min_memory_headroom_pct": float(s.headroom_pct),
+                "workloads_without_samples": float(
+                    plan.filter(pl.col("reason") == "no GPU memory samples").height
+                ),
+            },
             metrics={"gpu_hours_moved": float(moved["gpu_hours"].sum()) if moved.height else 0.0},
             assumptions=[
-                f"memory need = p{s.memory_percentile:g} of fb_used per GPU (max over a workload's pods) "
+                f"memory need = p{s.memory_percentile:g} of fb_used per GPU "
+                "(max over a workload's pods) "
                 f"+ {s.headroom_pct:g}% headroom",
-                f"candidates: NVIDIA GPUs with >= {s.min_gpu_memory_bandwidth_gbps:g} GB/s memory bandwidth, "
+                f"candidates: NVIDIA GPUs with >= {s.min_gpu_memory_bandwidth_gbps:g} GB/s "
+                "memory bandwidth, "
                 "priced on-demand (recorded price, else the shipped us-east-1 list)",
                 "request-based cost: idle capacity on the old nodes is left to consolidation",
                 *inputs.notes,
@@ -130,7 +181,11 @@ def apply_plan(grid: FleetGrid, plan: pl.DataFrame, catalog: pl.DataFrame) -> Fl
     out = grid.copy()
     if plan.height == 0 or grid.wl_demand.shape[0] == 0:
         return out
-    target = {r["workload"]: r["recommended_type"] for r in plan.iter_rows(named=True) if r["recommended_type"]}
+    target = {
+        r["workload"]: r["recommended_type"]
+        for r in plan.iter_rows(named=True)
+        if r["recommended_type"]
+    }
     kinds = {r["workload"]: r["kind"] for r in plan.iter_rows(named=True)}
     specs = {r["instance_type"]: r for r in catalog.iter_rows(named=True)}
     new_index: dict[tuple[str, str], int] = {}
@@ -153,11 +208,29 @@ def apply_plan(grid: FleetGrid, plan: pl.DataFrame, catalog: pl.DataFrame) -> Fl
         if key not in new_index:
             spec = specs[new_type]
             price = float(spec["ondemand_usd_per_hour"])
-            extra_groups.append(Group(old.nodepool, new_type, "on-demand", spec["family"], float(spec["gpu_count"]),
-                                      spec["gpu_model"], price, price, None, old.mean_pod_hours))
+            extra_groups.append(
+                Group(
+                    old.nodepool,
+                    new_type,
+                    "on-demand",
+                    spec["family"],
+                    float(spec["gpu_count"]),
+                    spec["gpu_model"],
+                    price,
+                    price,
+                    None,
+                    old.mean_pod_hours,
+                )
+            )
             new_index[key] = len(extra_groups) - 1
-            rows.append({"nodes": np.zeros(grid.n_steps), "demand": np.zeros(grid.n_steps), "pods": np.zeros(grid.n_steps),
-                         **{f"k:{k}": np.zeros(grid.n_steps) for k in grid.kind_demand}})
+            rows.append(
+                {
+                    "nodes": np.zeros(grid.n_steps),
+                    "demand": np.zeros(grid.n_steps),
+                    "pods": np.zeros(grid.n_steps),
+                    **{f"k:{k}": np.zeros(grid.n_steps) for k in grid.kind_demand},
+                }
+            )
         j = new_index[key]
         gpn = extra_groups[j].gpus_per_node
         rows[j]["nodes"] += d / gpn
@@ -177,4 +250,3 @@ def apply_plan(grid: FleetGrid, plan: pl.DataFrame, catalog: pl.DataFrame) -> Fl
             out.kind_demand[k] = np.vstack([out.kind_demand[k]] + [r[f"k:{k}"][None] for r in rows])
         out.wl_index, out.wl_demand = [], np.zeros((0, grid.n_steps))
     return out
-

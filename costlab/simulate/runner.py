@@ -37,13 +37,27 @@ def _usd(micros: int) -> str:
 
 def render_table(results: list[SimResult]) -> Table:
     table = Table(title="costlab simulate (window replay)")
-    for col in ("strategy", "baseline $", "simulated $", "saved $", "saved %", "saved $/month", "risk"):
+    for col in (
+        "strategy",
+        "baseline $",
+        "simulated $",
+        "saved $",
+        "saved %",
+        "saved $/month",
+        "risk",
+    ):
         table.add_column(col, justify="right" if "$" in col or "%" in col else "left")
     for r in results:
         risk = ", ".join(f"{k}={v:.2f}" for k, v in sorted(r.risk.items()))
-        table.add_row(r.strategy, _usd(r.baseline_cost_usd_micros), _usd(r.simulated_cost_usd_micros),
-                      _usd(r.savings_usd_micros), f"{100 * r.savings_ratio:.1f}",
-                      _usd(r.savings_per_month_usd_micros), r.undefined or risk)
+        table.add_row(
+            r.strategy,
+            _usd(r.baseline_cost_usd_micros),
+            _usd(r.simulated_cost_usd_micros),
+            _usd(r.savings_usd_micros),
+            f"{100 * r.savings_ratio:.1f}",
+            _usd(r.savings_per_month_usd_micros),
+            r.undefined or risk,
+        )
     return table
 
 
@@ -58,5 +72,8 @@ def simulate_from_cli(db_path: Path, *, strategy: str, fmt: str, console: Any) -
         return render_json(results)
     for r in results:
         if r.assumptions:
-            console.print(f"[bold]{r.strategy}[/bold] assumptions: " + "; ".join(r.assumptions), highlight=False)
+            console.print(
+                f"[bold]{r.strategy}[/bold] assumptions: " + "; ".join(r.assumptions),
+                highlight=False,
+            )
     return render_table(results)

@@ -15,30 +15,57 @@ from costlab.simulate.fleet import FleetGrid
 
 
 class SpotSettings(StrategySettings):
-    eligible_kinds: list[str] = Field(default_factory=lambda: ["inference"], description="Workload kinds moved to spot.")
-    stateless_kinds: list[str] = Field(default_factory=lambda: ["inference"], description="Kinds that lose no work when interrupted.")
-    checkpointed_kinds: list[str] = Field(default_factory=list, description="Stateful kinds that checkpoint.")
-    checkpoint_interval_minutes: float = Field(30.0, gt=0, le=24 * 60, description="Checkpoint interval; half is lost per interruption.")
+    eligible_kinds: list[str] = Field(
+        default_factory=lambda: ["inference"], description="Workload kinds moved to spot."
+    )
+    stateless_kinds: list[str] = Field(
+        default_factory=lambda: ["inference"],
+        description="Kinds that lose no work when interrupted.",
+    )
+    checkpointed_kinds: list[str] = Field(
+        default_factory=list, description="Stateful kinds that checkpoint."
+    )
+    checkpoint_interval_minutes: float = Field(
+        30.0, gt=0, le=24 * 60, description="Checkpoint interval; half is lost per interruption."
+    )
     interruption_source: Literal["observed", "configured"] = Field(
-        "observed", description="Interruption rate from interrupted spot nodes in the data, or configured."
+        "observed",
+        description="Interruption rate from interrupted spot nodes in the data, or configured.",
     )
-    min_observed_node_days: float = Field(1.0, ge=0, description="Spot node-days needed before an observed rate is trusted.")
+    min_observed_node_days: float = Field(
+        1.0, ge=0, description="Spot node-days needed before an observed rate is trusted."
+    )
     interruptions_per_node_day: dict[str, float] = Field(
-        default_factory=dict, description="Configured interruptions per spot node-day, per instance family."
+        default_factory=dict,
+        description="Configured interruptions per spot node-day, per instance family.",
     )
-    default_interruptions_per_node_day: float = Field(0.05, ge=0, le=100, description="Rate for families not configured.")
-    reprovision_minutes: float = Field(6.0, ge=0, le=240, description="Replacement boot time, paid on-demand.")
-    fallback_hours: float = Field(1.0, ge=0, le=168, description="Time the replacement stays on on-demand.")
-    target_inference_spot_share_pct: float = Field(70.0, ge=0, le=100, description="Goal for inference GPU-hours on spot.")
+    default_interruptions_per_node_day: float = Field(
+        0.05, ge=0, le=100, description="Rate for families not configured."
+    )
+    reprovision_minutes: float = Field(
+        6.0, ge=0, le=240, description="Replacement boot time, paid on-demand."
+    )
+    fallback_hours: float = Field(
+        1.0, ge=0, le=168, description="Time the replacement stays on on-demand."
+    )
+    target_inference_spot_share_pct: float = Field(
+        70.0, ge=0, le=100, description="Goal for inference GPU-hours on spot."
+    )
 
 
-def interruption_rates(s: SpotSettings, observed: pl.DataFrame, families: set[str]) -> dict[str, tuple[float, str]]:
+def interruption_rates(
+    s: SpotSettings, observed: pl.DataFrame, families: set[str]
+) -> dict[str, tuple[float, str]]:
     """Per family: interruptions per node-day and where the figure came from."""
     seen = {r["family"]: r for r in observed.iter_rows(named=True)} if observed.height else {}
     out: dict[str, tuple[float, str]] = {}
     for fam in sorted(families):
         row = seen.get(fam)
-        if s.interruption_source == "observed" and row and row["spot_node_days"] >= s.min_observed_node_days:
+        if (
+            s.interruption_source == "observed"
+            and row
+            and row["spot_node_days"] >= s.min_observed_node_days
+        ):
             out[fam] = (row["interrupted"] / row["spot_node_days"], "observed")
         elif fam in s.interruptions_per_node_day:
             out[fam] = (s.interruptions_per_node_day[fam], "configured")
@@ -47,23 +74,39 @@ def interruption_rates(s: SpotSettings, observed: pl.DataFrame, families: set[st
     return out
 
 
-def move_to_spot(grid: FleetGrid, s: SpotSettings, observed: pl.DataFrame) -> tuple[FleetGrid, dict[str, float], list[dict]]:
+def move_to_spot(
+    grid: FleetGrid, s: SpotSettings, observed: pl.DataFrame
+) -> tuple[FleetGrid, dict[str, float], list[dict]]:
     """Split each on-demand group into its eligible share (now spot) and the rest.
 
     Returns the new grid, figures (interruption cost in USD among them) and per-group details.
     """
     out = grid.copy()
     rates = interruption_rates(s, observed, {g.family for g in grid.groups})
-    eligible = sum((grid.kind_demand.get(k, 0.0) for k in s.eligible_kinds), np.zeros_like(grid.demand))
+    eligible = sum(
+        (grid.kind_demand.get(k, 0.0) for k in s.eligible_kinds), np.zeros_like(grid.demand)
+    )
     new_groups, new_rows = [], []
-    fig = {"expected_interruptions": 0.0, "interruption_cost_usd": 0.0, "lost_gpu_hours": 0.0,
-           "fallback_node_hours": 0.0, "spot_node_hours_added": 0.0}
+    fig = {
+        "expected_interruptions": 0.0,
+        "interruption_cost_usd": 0.0,
+        "lost_gpu_hours": 0.0,
+        "fallback_node_hours": 0.0,
+        "spot_node_hours_added": 0.0,
+    }
     details = []
     for gi, g in enumerate(grid.groups):
         if g.capacity_type != "on-demand":
             continue
         if g.spot_price_per_hour is None:
-            details.append({"instance_type": g.instance_type, "nodepool": g.nodepool, "moved": False, "reason": "no spot price recorded"})
+            details.append(
+                {
+                    "instance_type": g.instance_type,
+                    "nodepool": g.nodepool,
+                    "moved": False,
+                    "reason": "no spot price recorded",
+                }
+            )
             continue
         d, e = grid.demand[gi], eligible[gi]
         overall = float(e.sum() / d.sum()) if d.sum() > 0 else 0.0
@@ -74,7 +117,9 @@ def move_to_spot(grid: FleetGrid, s: SpotSettings, observed: pl.DataFrame) -> tu
         node_h = float(spot_nodes.sum() * grid.step_h)
         rate, source = rates[g.family]
         n_int = node_h * rate / 24.0
-        od = g.ondemand_price_per_hour if g.ondemand_price_per_hour is not None else g.price_per_hour
+        od = (
+            g.ondemand_price_per_hour if g.ondemand_price_per_hour is not None else g.price_per_hour
+        )
         sp = g.spot_price_per_hour
         gpus_busy = float(e.sum() / spot_nodes.sum()) if spot_nodes.sum() > 0 else 0.0
         lost_h = 0.0
@@ -83,7 +128,11 @@ def move_to_spot(grid: FleetGrid, s: SpotSettings, observed: pl.DataFrame) -> tu
             if k in s.stateless_kinds or k not in grid.kind_demand or total_e <= 0:
                 continue
             share = float(grid.kind_demand[k][gi].sum()) / total_e
-            per = s.checkpoint_interval_minutes / 120.0 if k in s.checkpointed_kinds else g.mean_pod_hours / 2.0
+            per = (
+                s.checkpoint_interval_minutes / 120.0
+                if k in s.checkpointed_kinds
+                else g.mean_pod_hours / 2.0
+            )
             lost_h += share * per
         lost_gpu_h = n_int * lost_h * gpus_busy
         per_int = od * s.reprovision_minutes / 60.0 + (od - sp) * s.fallback_hours
@@ -99,10 +148,19 @@ def move_to_spot(grid: FleetGrid, s: SpotSettings, observed: pl.DataFrame) -> tu
         out.pods[gi] = grid.pods[gi] * (1 - frac)
         new_groups.append(replace(g, capacity_type="spot", price_per_hour=sp))
         new_rows.append((spot_nodes, grid.occupied[gi] * frac, e, grid.pods[gi] * frac, gi, frac))
-        details.append({"instance_type": g.instance_type, "nodepool": g.nodepool, "moved": True,
-                        "spot_node_hours": round(node_h, 4), "ondemand_usd_per_hour": round(od, 6),
-                        "spot_usd_per_hour": round(sp, 6), "interruptions_per_node_day": round(rate, 6),
-                        "interruption_rate_source": source, "expected_interruptions": round(n_int, 4)})
+        details.append(
+            {
+                "instance_type": g.instance_type,
+                "nodepool": g.nodepool,
+                "moved": True,
+                "spot_node_hours": round(node_h, 4),
+                "ondemand_usd_per_hour": round(od, 6),
+                "spot_usd_per_hour": round(sp, 6),
+                "interruptions_per_node_day": round(rate, 6),
+                "interruption_rate_source": source,
+                "expected_interruptions": round(n_int, 4),
+            }
+        )
     if new_rows:
         out.groups = list(grid.groups) + new_groups
         out.nodes = np.vstack([out.nodes] + [r[0][None] for r in new_rows])
@@ -110,7 +168,10 @@ def move_to_spot(grid: FleetGrid, s: SpotSettings, observed: pl.DataFrame) -> tu
         out.demand = np.vstack([out.demand] + [r[2][None] for r in new_rows])
         out.pods = np.vstack([out.pods] + [r[3][None] for r in new_rows])
         for k, arr in grid.kind_demand.items():
-            moved = [arr[r[4]] * r[5] if k in s.eligible_kinds else np.zeros(grid.n_steps) for r in new_rows]
+            moved = [
+                arr[r[4]] * r[5] if k in s.eligible_kinds else np.zeros(grid.n_steps)
+                for r in new_rows
+            ]
             kept = arr.copy()
             for r in new_rows:
                 if k in s.eligible_kinds:
@@ -120,12 +181,16 @@ def move_to_spot(grid: FleetGrid, s: SpotSettings, observed: pl.DataFrame) -> tu
     return out, fig, details
 
 
-def inference_spot_share(grid: FleetGrid, fallback_gpu_hours: float, kind: str = "inference") -> float:
+def inference_spot_share(
+    grid: FleetGrid, fallback_gpu_hours: float, kind: str = "inference"
+) -> float:
     """Percent of `kind` GPU-hours on spot nodes (fallback time counted as on-demand)."""
     arr = grid.kind_demand.get(kind)
     if arr is None or arr.sum() <= 0:
         return 0.0
-    on_spot = sum(float(arr[i].sum()) for i, g in enumerate(grid.groups) if g.capacity_type == "spot")
+    on_spot = sum(
+        float(arr[i].sum()) for i, g in enumerate(grid.groups) if g.capacity_type == "spot"
+    )
     total = float(arr.sum())
     return max(0.0, 100.0 * (on_spot - fallback_gpu_hours / grid.step_h) / total)
 
@@ -147,16 +212,26 @@ class Spot(Strategy[SpotSettings]):
         s = self.settings
         grid = inputs.fleet
         if not grid.groups:
-            return SimResult(self.name, inputs.baseline_cost_usd_micros, inputs.baseline_cost_usd_micros,
-                             grid.window_hours, undefined="no nodes recorded")
+            return SimResult(
+                self.name,
+                inputs.baseline_cost_usd_micros,
+                inputs.baseline_cost_usd_micros,
+                grid.window_hours,
+                undefined="no nodes recorded",
+            )
         out, fig, details = move_to_spot(grid, s, inputs.interruptions)
-        grid_saved = float(grid.cost_usd().sum() - out.cost_usd().sum()) - fig["interruption_cost_usd"]
+        grid_saved = (
+            float(grid.cost_usd().sum() - out.cost_usd().sum()) - fig["interruption_cost_usd"]
+        )
         saved = usd_to_micros(round(grid_saved, 6))
         busy = fig["fallback_node_hours"]
         share = inference_spot_share(out, busy * _mean_busy_inference(out))
         fig["inference_gpu_hours_on_spot_pct"] = share
         fig["inference_spot_target_met"] = float(share >= s.target_inference_spot_share_pct)
-        risk = {k: fig.pop(k) for k in ("expected_interruptions", "lost_gpu_hours", "fallback_node_hours")}
+        risk = {
+            k: fig.pop(k)
+            for k in ("expected_interruptions", "lost_gpu_hours", "fallback_node_hours")
+        }
         return SimResult(
             strategy=self.name,
             baseline_cost_usd_micros=inputs.baseline_cost_usd_micros,
@@ -165,10 +240,12 @@ class Spot(Strategy[SpotSettings]):
             risk=risk,
             metrics=fig,
             assumptions=[
-                f"eligible kinds {s.eligible_kinds}; nodes are split by the eligible share of their GPU demand",
+                f"eligible kinds {s.eligible_kinds}; nodes split by "
+                "the eligible share of their GPU demand",
                 f"interruptions: {s.interruption_source} rate, else configured, else "
                 f"{s.default_interruptions_per_node_day}/node-day",
-                f"each interruption: {s.reprovision_minutes} min on-demand boot + {s.fallback_hours} h "
+                f"each interruption: {s.reprovision_minutes} min on-demand boot + "
+                f"{s.fallback_hours} h "
                 "on on-demand fallback; lost work only for stateful kinds",
                 "spot price: recorded spot history for the node's zone, else region-wide; groups "
                 "without any spot price stay on-demand",

@@ -1,14 +1,15 @@
 -- pods: GPU requests over time with the workload they belong to and its kind.
 -- Grain: one row per pod_gpu_requests row overlapping the window. Inputs: pod_gpu_requests,
 -- pod_labels, namespace_labels, gpu_resource_fractions. Parameters: $start, $end, $kind_label.
+-- Label keys match as written or as kube-state-metrics spells them (workload_kind).
 -- Output: cluster, namespace, pod, node, workload (namespace/name: label app.kubernetes.io/name,
 --         else app, else the pod name without its ReplicaSet/Job hash or StatefulSet ordinal),
 --         kind (pod label $kind_label, else namespace label, else ''), team, model,
 --         gpus (GPU units: quantity x gpu_fraction), start_s, end_s (epoch seconds, clipped).
 WITH labels AS (
     SELECT cluster, namespace, pod,
-           max(value) FILTER (WHERE key = $kind_label) AS kind,
-           max(value) FILTER (WHERE key = 'app.kubernetes.io/name') AS app_name,
+           max(value) FILTER (WHERE key IN ($kind_label, regexp_replace($kind_label, '[^a-zA-Z0-9_]', '_', 'g'))) AS kind,
+           max(value) FILTER (WHERE key IN ('app.kubernetes.io/name', 'app_kubernetes_io_name')) AS app_name,
            max(value) FILTER (WHERE key = 'app') AS app,
            max(value) FILTER (WHERE key = 'team') AS team,
            max(value) FILTER (WHERE key = 'model') AS model
@@ -16,7 +17,7 @@ WITH labels AS (
 ),
 ns AS (
     SELECT cluster, namespace,
-           max(value) FILTER (WHERE key = $kind_label) AS kind,
+           max(value) FILTER (WHERE key IN ($kind_label, regexp_replace($kind_label, '[^a-zA-Z0-9_]', '_', 'g'))) AS kind,
            max(value) FILTER (WHERE key = 'team') AS team
     FROM namespace_labels GROUP BY ALL
 )

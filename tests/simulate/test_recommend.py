@@ -1,0 +1,142 @@
+"""Recommendations: schema-valid, deterministic, golden; the diff against current NodePools."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from costlab.recommend.diff import ManifestError, diff_nodepools
+from costlab.recommend.runner import recommend, recommend_from_cli
+from costlab.simulate.inputs import load_inputs
+from tests.simulate.crd_schema import crd_schema
+from tests.simulate.fleet_fixtures import add_memory, add_node, add_pod, add_price
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "recommend"
+UPDATE = os.environ.get("COSTLAB_UPDATE_GOLDEN") == "1"
+
+
+def fleet(conn):
+    """24 h: llm-7b serves 3 replicas 08-18 and 1 otherwise on g5.xlarge; a trainer on a p4d."""
+    add_price(conn, "g5.xlarge", 1_006_000)
+    add_price(conn, "g5.xlarge", 400_000, ctype="spot", zone="us-east-1a", source="spot-history")
+    add_price(conn, "p4d.24xlarge", 21_957_642)
+    add_node(conn, "g-0", 0, 24)
+    add_pod(conn, "llm-7b-5d9c8b7f6-aaaaa", "g-0", 0, 24, labels={"app": "llm-7b"})
+    for i in (1, 2):
+        add_node(conn, f"g-{i}", 8, 20)
+        add_pod(conn, f"llm-7b-5d9c8b7f6-bbbb{i}", f"g-{i}", 8, 18, labels={"app": "llm-7b"})
+    add_memory(conn, "llm-7b-5d9c8b7f6-aaaaa", "g-0", "serving", [12288] * 20)
+    add_node(
+        conn, "p-0", 0, 24, itype="p4d.24xlarge", gpus=8, gpu_model="A100", mem=40960, pool="train"
+    )
+    add_pod(conn, "trainer-x7k2p", "p-0", 0, 20, ns="research", gpus=8, kind="training")
+
+
+@pytest.fixture
+def files(fresh_db):
+    fleet(fresh_db)
+    _, out = recommend(load_inputs(fresh_db))
+    return out
+
+
+def test_every_object_validates_against_its_crd(files, shared_dir):
+    schemas = {
+        "NodePool": crd_schema(
+            shared_dir / "schemas/karpenter-aws/karpenter.sh_nodepools.yaml", "v1"
+        ),
+        "EC2NodeClass": crd_schema(
+            shared_dir / "schemas/karpenter-aws/karpenter.k8s.aws_ec2nodeclasses.yaml", "v1"
+        ),
+        "ScaledObject": crd_schema(
+            shared_dir / "schemas/keda/keda.sh_scaledobjects.yaml", "v1alpha1"
+        ),
+    }
+    kinds = []
+    for name, text in files.items():
+        if name.endswith(".yaml"):
+            doc = yaml.safe_load(text)
+            jsonschema.validate(doc, schemas[doc["kind"]])
+            kinds.append(doc["kind"])
+    assert sorted(kinds) == ["EC2NodeClass", "NodePool", "NodePool", "ScaledObject"]
+
+
+def test_nodepool_contents(files):
+    inf = yaml.safe_load(files["nodepool-costlab-gpu-inference.yaml"])
+    spec = inf["spec"]
+    assert spec["template"]["spec"]["nodeClassRef"] == {
+        "group": "karpenter.k8s.aws",
+        "kind": "EC2NodeClass",
+        "name": "costlab-gpu",
+    }
+    reqs = {r["key"]: r["values"] for r in spec["template"]["spec"]["requirements"]}
+    assert reqs["karpenter.sh/capacity-type"] == ["spot", "on-demand"]
+    assert reqs["node.kubernetes.io/instance-type"] == ["g5.xlarge"]
+    assert spec["limits"] == {"nvidia.com/gpu": 4}  # peak 3 GPUs x 1.25 -> 4
+    assert spec["disruption"]["consolidationPolicy"] == "WhenEmptyOrUnderutilized"
+    assert spec["template"]["spec"]["taints"] == [
+        {"effect": "NoSchedule", "key": "nvidia.com/gpu", "value": "true"}
+    ]
+    so = yaml.safe_load(files["scaledobject-serving-llm-7b.yaml"])
+    assert (so["spec"]["minReplicaCount"], so["spec"]["maxReplicaCount"]) == (1, 3)
+    train = yaml.safe_load(files["nodepool-costlab-gpu-training.yaml"])
+    assert train["spec"]["disruption"]["consolidationPolicy"] == "WhenEmpty"
+
+
+def test_golden_files(files):
+    for name, text in files.items():
+        path = GOLDEN / name
+        if UPDATE:
+            path.write_text(text)
+        assert path.exists(), f"missing golden {path}; run with COSTLAB_UPDATE_GOLDEN=1 and review"
+        assert text == path.read_text(), f"{name} differs from its golden file"
+    assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(files)
+
+
+def test_emit_is_deterministic(fresh_db):
+    fleet(fresh_db)
+    inputs = load_inputs(fresh_db)
+    assert recommend(inputs)[1] == recommend(inputs)[1]
+
+
+def test_diff_against_current(files):
+    rec = [yaml.safe_load(files["nodepool-costlab-gpu-inference.yaml"])]
+    current = yaml.safe_dump(rec[0]).replace("WhenEmptyOrUnderutilized", "WhenEmpty")
+    text = diff_nodepools(current, rec)
+    assert "## NodePool costlab-gpu-inference: changed" in text
+    assert "-  consolidationPolicy: WhenEmpty\n" in text
+    assert "+  consolidationPolicy: WhenEmptyOrUnderutilized\n" in text
+
+
+@pytest.mark.parametrize(
+    "bad, good, field",
+    [
+        ("WhenEmptyOrUnderutilized", "Sometimes", "spec.disruption.consolidationPolicy"),
+        ("nodes: 10%", "nodes: 150%", "spec.disruption.budgets[0].nodes"),
+        ("consolidateAfter: 15m", "consolidateAfter: soon", "spec.disruption.consolidateAfter"),
+    ],
+)
+def test_bad_current_manifest_names_the_field(files, bad, good, field):
+    doc = yaml.safe_load(files["nodepool-costlab-gpu-inference.yaml"])
+    text = files["nodepool-costlab-gpu-inference.yaml"]
+    assert bad in text
+    broken = text.replace(bad, good, 1)
+    with pytest.raises(ManifestError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        diff_nodepools(broken, [doc])
+
+
+def test_recommend_from_cli_writes_files(tmp_path):
+    from rich.console import Console
+
+    from costlab import store
+
+    db = tmp_path / "r.duckdb"
+    conn = store.connect(db)
+    fleet(conn)
+    conn.close()
+    msg = recommend_from_cli(db, out=tmp_path / "out", console=Console())
+    assert (tmp_path / "out" / "summary.md").read_text().startswith("# costlab recommendations")
+    assert "nodepool-costlab-gpu-inference.yaml" in msg
