@@ -186,10 +186,13 @@ def simulate(
 @app.command()
 def recommend(
     out: Annotated[Path, typer.Option(help="Folder for NodePool / EC2NodeClass / ScaledObject YAML and summary.")],
+    current: Annotated[
+        Path | None, typer.Option(help="Current NodePool YAML: also write a reviewable diff against it.")
+    ] = None,
 ) -> None:
     """Write ready-to-apply NodePool and KEDA manifests from the simulation."""
     fn = _entry("costlab.recommend.runner", "recommend_from_cli")
-    _show(fn(state.db, out=out, console=console))
+    _show(fn(state.db, out=out, current=current, console=console))
 
 
 @app.command()

@@ -55,3 +55,16 @@ def demo_db(tmp_path_factory) -> Path:
     finally:
         conn.close()
     return path
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden", action="store_true", default=False,
+        help="rewrite golden files under tests/golden/ from the current output (review the diff!)",
+    )
+
+
+@pytest.fixture(scope="session")
+def update_golden(request) -> bool:
+    """True when golden files should be rewritten (--update-golden or COSTLAB_UPDATE_GOLDEN=1)."""
+    return bool(request.config.getoption("--update-golden") or os.environ.get("COSTLAB_UPDATE_GOLDEN") == "1")
