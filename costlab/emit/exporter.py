@@ -189,7 +189,7 @@ class DatabaseCollector(Collector):
 def make_server(
     db_path: Path, *, port: int, settings: ExporterSettings | None = None
 ) -> tuple[Any, Any]:
-    """Start serving /metrics in a background thread; returns (server, thread). Call server.shutdown()."""
+    """Serve /metrics from a background thread; returns (server, thread): stop with shutdown()."""
     settings = settings or ExporterSettings()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(db_path, refresh_seconds=settings.refresh_seconds))
@@ -205,7 +205,8 @@ def serve_from_cli(db_path: Path, *, port: int, console: Any) -> None:
     store.connect(db_path, read_only=True).close()  # fail fast (exit 2) on a missing database
     server, _thread = make_server(db_path, port=port, settings=settings)
     console.print(
-        f"serving costlab metrics on http://{settings.host}:{port}/metrics from {db_path} (read-only)"
+        "serving costlab metrics on "
+        f"http://{settings.host}:{port}/metrics from {db_path} (read-only)"
     )
     try:
         threading.Event().wait()

@@ -126,18 +126,22 @@ def alerting_rules(settings: RulesSettings, threshold: CostThreshold) -> list[di
                 e.cost_above(threshold.usd_per_hour),
                 for_=f"{settings.cost_alert_minutes}m",
                 severity="warning",
-                summary=f"GPU spend in cluster {{{{ $labels.{c} }}}} is ${dollars}/h, above ${shown}/h",
+                summary=(
+                    f"GPU spend in cluster {{{{ $labels.{c} }}}} is ${dollars}/h, above ${shown}/h"
+                ),
                 description=(
                     f"cluster:costlab_cost_usd_per_hour:sum has been above ${shown}/h for "
                     f"{settings.cost_alert_minutes} minutes. Threshold: {threshold.basis}."
                 ),
                 runbook=(
                     "1. Find what grew: nodepool:costlab_cost_usd_per_hour:sum and "
-                    "namespace:costlab_cost_usd_per_hour:sum (or `costlab allocate --by nodepool` / "
+                    "namespace:costlab_cost_usd_per_hour:sum "
+                    "(or `costlab allocate --by nodepool` / "
                     "`--by team`). 2. A shift to on-demand raises cost without more GPUs: compare "
                     "capacity_type:costlab_cost_usd_per_hour:sum. 3. Idle GPUs are pure waste: "
                     "cluster:costlab_idle_gpu_cost_usd_per_hour:sum by reason. 4. If the growth is "
-                    "planned, raise COSTLAB_RULES_COST_THRESHOLD_USD_PER_HOUR and rerun `costlab rules`."
+                    "planned, raise COSTLAB_RULES_COST_THRESHOLD_USD_PER_HOUR "
+                    "and rerun `costlab rules`."
                 ),
                 extra={"threshold_usd_per_hour": t},
             )
@@ -162,7 +166,8 @@ def alerting_rules(settings: RulesSettings, threshold: CostThreshold) -> list[di
             ),
             runbook=(
                 "1. Compare nodepool:costlab_cost_usd_per_hour:sum and "
-                "namespace:costlab_cost_usd_per_hour:sum now and `offset 1w` to find the new spend. "
+                "namespace:costlab_cost_usd_per_hour:sum "
+                "now and `offset 1w` to find the new spend. "
                 "2. Check for a new or scaled-up deployment, a batch job, or a spot-to-on-demand "
                 "fallback (CostlabSpotFallbackSurge). 3. If it is a new normal, the alert clears "
                 "itself a week later; tune COSTLAB_RULES_SPIKE_RATIO / "
@@ -179,7 +184,8 @@ def alerting_rules(settings: RulesSettings, threshold: CostThreshold) -> list[di
             severity="warning",
             summary=(
                 f"Nodepool {{{{ $labels.nodepool }}}} in cluster {{{{ $labels.{c} }}}} added "
-                f'{{{{ printf "%.0f" $value }}}} on-demand GPU nodes within {settings.spot_fallback_window}'
+                f'{{{{ printf "%.0f" $value }}}} on-demand GPU '
+                f"nodes within {settings.spot_fallback_window}"
             ),
             description=(
                 f"The nodepool ran spot GPU nodes within the last {settings.spot_lookback} and its "
@@ -221,7 +227,8 @@ def alerting_rules(settings: RulesSettings, threshold: CostThreshold) -> list[di
                 "nodepool). 2. If pods request GPUs but do not use them: find them with "
                 "DCGM_FI_DEV_GPU_UTIL by pod and namespace and ask the owners to scale down "
                 "(KEDA scale-to-zero, smaller MIG slices). 3. Idle minutes are "
-                "COSTLAB_RULES_IDLE_MINUTES, the util threshold COSTLAB_RULES_IDLE_UTIL_THRESHOLD_PCT."
+                "COSTLAB_RULES_IDLE_MINUTES, the util threshold "
+                "COSTLAB_RULES_IDLE_UTIL_THRESHOLD_PCT."
             ),
         )
     )
@@ -244,7 +251,7 @@ def _budget_alerts(settings: RulesSettings, e: q.Exprs) -> list[dict[str, Any]]:
         conditions = ", or ".join(
             f"{w.long} and {w.short} above {q.number(w.factor)}x" for w in windows
         )
-        shortest_exhaust = min(settings.hours_per_month / w.factor for w in windows) / 24
+        longest_left = max(settings.hours_per_month / w.factor for w in windows) / 24
         out.append(
             _alert(
                 settings,
@@ -260,11 +267,12 @@ def _budget_alerts(settings: RulesSettings, e: q.Exprs) -> list[dict[str, Any]]:
                     f"Budget ${budget}/month (budgets_usd_per_month); burn rate 1 spends exactly "
                     f"the budget in {hours} hours. Fires when the burn rate is {conditions} (multi-"
                     f"window, multi-burn-rate): at these rates the budget lasts "
-                    f"{shortest_exhaust:.1f} days or less."
+                    f"{longest_left:.1f} days or less."
                 ),
                 runbook=(
                     "1. See where the tenant's money goes: namespace:costlab_cost_usd_per_hour:sum "
-                    "for its namespaces, `costlab allocate --by team`. 2. Ask the tenant whether the "
+                    "for its namespaces, `costlab allocate --by "
+                    "team`. 2. Ask the tenant whether the "
                     "spend is planned (new training run, launch) or a leak (forgotten notebooks, "
                     "runaway replicas, idle requested GPUs). 3. If planned, raise its entry in "
                     "COSTLAB_RULES_BUDGETS_USD_PER_MONTH and rerun `costlab rules`."
@@ -311,7 +319,7 @@ def prometheus_rule(settings: RulesSettings, threshold: CostThreshold) -> dict[s
 
 @cache
 def prometheus_rule_schema() -> dict[str, Any]:
-    """The PrometheusRule v1 openAPIV3Schema pinned in costlab/emit/schemas (Apache-2.0, see NOTICE)."""
+    """The PrometheusRule v1 openAPIV3Schema pinned in emit/schemas (Apache-2.0, see NOTICE)."""
     text = resources.files("costlab.emit").joinpath("schemas/prometheusrule-v1.json").read_text()
     return json.loads(text)
 
@@ -364,11 +372,7 @@ def to_yaml(doc: dict[str, Any], *, header: str = "") -> str:
 
 def header(settings: RulesSettings, threshold: CostThreshold) -> str:
     """The comment at the top of a generated file: what generated it and from what."""
-    t = (
-        f"${q.number(threshold.usd_per_hour)}/h"
-        if threshold.usd_per_hour is not None
-        else "undefined"
-    )
+    t = f"${threshold.usd_per_hour:.2f}/h" if threshold.usd_per_hour is not None else "undefined"
     return (
         "Generated by `costlab rules`; regenerate instead of editing.\n"
         f"Price source: {settings.price_source}. Cost threshold: {t} ({threshold.basis}).\n"
@@ -377,7 +381,7 @@ def header(settings: RulesSettings, threshold: CostThreshold) -> str:
 
 
 def plain_rules_path(out: Path) -> Path:
-    """Where the plain Prometheus rules file goes next to `out`: rules.yaml -> rules.prometheus.yaml."""
+    """Where the plain rules file goes beside `out`: rules.yaml -> rules.prometheus.yaml."""
     suffix = out.suffix or ".yaml"
     return out.with_name(f"{out.stem}.prometheus{suffix}")
 
@@ -394,7 +398,7 @@ def render(settings: RulesSettings, threshold: CostThreshold) -> tuple[str, str]
 def rules_from_cli(
     db_path: Path, *, out: Path, console: Any, settings: RulesSettings | None = None
 ) -> str:
-    """`costlab rules --out FILE`: write the PrometheusRule to FILE and a plain rules file beside it."""
+    """`costlab rules --out FILE`: the PrometheusRule to FILE, a plain rules file beside it."""
     from costlab import store
 
     settings = settings or RulesSettings()
@@ -421,6 +425,9 @@ def rules_from_cli(
             "note: no tenant budgets (COSTLAB_RULES_BUDGETS_USD_PER_MONTH): budget alerts left out"
         )
     threshold_text = (
-        f"${q.number(threshold.usd_per_hour)}/h" if threshold.usd_per_hour is not None else "none"
+        f"${threshold.usd_per_hour:.2f}/h" if threshold.usd_per_hour is not None else "none"
     )
-    return f"wrote {out} (PrometheusRule) and {plain} (plain rules file); cost threshold {threshold_text}"
+    return (
+        f"wrote {out} (PrometheusRule) and {plain} (plain rules file); "
+        f"cost threshold {threshold_text}"
+    )

@@ -6,7 +6,8 @@ Metric and label names are the real ones:
   `resource_type` (`nvidia.com/gpu` written `nvidia_com_gpu`);
 - Karpenter's `karpenter_cloudprovider_instance_type_offering_price_estimate` carries
   `instance_type`, `capacity_type`, `zone` (no region since v0.36);
-- `costlab exporter` serves `costlab_instance_hourly_cost_usd{instance_type,capacity_type,region,zone}`
+- `costlab exporter` serves
+  `costlab_instance_hourly_cost_usd{instance_type,capacity_type,region,zone}`
   where zone="" is a region-wide price;
 - kube-state-metrics: `kube_pod_container_resource_requests{resource,namespace,pod,node}`,
   `kube_pod_status_phase{phase}`, `kube_namespace_labels{label_<name>}`;
@@ -74,14 +75,16 @@ class Exprs:
         return f"max by (instance_type, capacity_type, zone) ({KARPENTER_PRICE})"
 
     def node_gpus(self) -> str:
-        return f'max by ({self.node_by}) (karpenter_nodes_allocatable{{resource_type="{self.gpu}"}}) > 0'
+        selector = f'karpenter_nodes_allocatable{{resource_type="{self.gpu}"}}'
+        return f"max by ({self.node_by}) ({selector}) > 0"
 
     def node_unrequested(self) -> str:
         return (
             "clamp_min(\n"
             f"  {NODE_GPUS}\n"
             "  - (\n"
-            f'    max by ({self.node_by}) (karpenter_nodes_total_pod_requests{{resource_type="{self.gpu}"}})\n'
+            f"    max by ({self.node_by}) "
+            f'(karpenter_nodes_total_pod_requests{{resource_type="{self.gpu}"}})\n'
             f"    or {NODE_GPUS} * 0\n"
             "  ),\n"
             "  0\n"
@@ -118,7 +121,8 @@ class Exprs:
             "clamp_min(\n"
             "  label_replace(\n"
             f"    count by ({c}, {h}) (\n"
-            f"      max by ({c}, {h}, gpu) (avg_over_time(DCGM_FI_DEV_GPU_UTIL[{self.s.util_window}])) < {threshold}\n"
+            f"      max by ({c}, {h}, gpu) "
+            f"(avg_over_time(DCGM_FI_DEV_GPU_UTIL[{self.s.util_window}])) < {threshold}\n"
             "    ),\n"
             f'    "node_name", "$1", "{h}", "(.*)"\n'
             "  )\n"
@@ -150,11 +154,14 @@ class Exprs:
         return (
             f"sum by ({c}, namespace) (\n"
             "  (\n"
-            f'    sum by ({c}, namespace, pod, node) (kube_pod_container_resource_requests{{resource="{self.gpu}"}})\n'
-            f'    and on ({c}, namespace, pod) (max by ({c}, namespace, pod) (kube_pod_status_phase{{phase="Running"}}) == 1)\n'
+            f"    sum by ({c}, namespace, pod, node) "
+            f'(kube_pod_container_resource_requests{{resource="{self.gpu}"}})\n'
+            f"    and on ({c}, namespace, pod) (max by ({c}, namespace, "
+            f'pod) (kube_pod_status_phase{{phase="Running"}}) == 1)\n'
             "  )\n"
             f"  * on ({c}, node) group_left ()\n"
-            f'  max by ({c}, node) (label_replace({NODE_GPU_PRICE}, "node", "$1", "node_name", "(.*)"))\n'
+            f"  max by ({c}, node) (label_replace({NODE_GPU_PRICE}, "
+            '"node", "$1", "node_name", "(.*)"))\n'
             ")"
         )
 

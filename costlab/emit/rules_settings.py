@@ -109,7 +109,9 @@ class RulesSettings(BaseSettings):
             "app.kubernetes.io/name": "costlab",
             "app.kubernetes.io/part-of": "costlab",
         },
-        description="PrometheusRule metadata.labels (add what your Prometheus' ruleSelector matches).",
+        description=(
+            "PrometheusRule metadata.labels (add what your Prometheus' ruleSelector matches)."
+        ),
     )
     evaluation_interval: Duration = Field(
         default="1m", description="Evaluation interval of every rule group."
@@ -120,11 +122,15 @@ class RulesSettings(BaseSettings):
     )
     gpu_resource_type: LabelName = Field(
         default="nvidia_com_gpu",
-        description="GPU resource as Karpenter's resource_type / kube-state-metrics' resource label.",
+        description=(
+            "GPU resource as Karpenter's resource_type / kube-state-metrics' resource label."
+        ),
     )
     tenant_label: LabelName = Field(
         default="team",
-        description="Namespace label naming the tenant; read from kube_namespace_labels as label_<name>.",
+        description=(
+            "Namespace label naming the tenant; read from kube_namespace_labels as label_<name>."
+        ),
     )
     dcgm_node_label: LabelName = Field(
         default="Hostname", description="DCGM exporter label holding the node name."
@@ -145,7 +151,9 @@ class RulesSettings(BaseSettings):
     cost_threshold_usd_per_hour: Decimal | None = Field(
         default=None,
         gt=0,
-        description="Cluster GPU $/hour to alert above; default: a quantile of the recorded hourly cost.",
+        description=(
+            "Cluster GPU $/hour to alert above; default: a quantile of the recorded hourly cost."
+        ),
     )
     cost_threshold_quantile: float = Field(
         default=0.95,

@@ -45,11 +45,12 @@ def cost_threshold_from_stats(
         return CostThreshold(None, "recorded hourly cost is zero; set cost_threshold_usd_per_hour")
     first = stats["first_hour_ts"]
     last = stats["last_hour_ts"]
+    top = micros_to_usd(int(stats["max_usd_micros"]))  # type: ignore[arg-type]
     quantile = f"p{settings.cost_threshold_quantile * 100:g}"
     basis = (
         f"{quantile} of {stats['hours']} hourly GPU cost totals per cluster "
         f"({stats['clusters']} cluster(s)) in the allocation table, hours "
-        f"{_hour(first)} to {_hour(last)} (max ${micros_to_usd(int(stats['max_usd_micros'])):.2f}/h)"  # type: ignore[arg-type]
+        f"{_hour(first)} to {_hour(last)} (max ${top:.2f}/h)"
     )
     return CostThreshold(value, basis)
 
@@ -57,7 +58,7 @@ def cost_threshold_from_stats(
 def hourly_cost_stats(
     conn: duckdb.DuckDBPyConnection, settings: RulesSettings
 ) -> dict[str, object]:
-    """One row of hourly-cost statistics over the baseline (see sql/emit/hourly_cost_quantile.sql)."""
+    """Hourly-cost statistics over the baseline: sql/emit/hourly_cost_quantile.sql as a dict."""
     cursor = conn.execute(
         load_sql("emit/hourly_cost_quantile"),
         {"baseline_days": settings.baseline_days, "quantile": settings.cost_threshold_quantile},

@@ -17,12 +17,16 @@ from tests.emit.rules_fixtures import GOLDEN, fill_allocation, fill_prices_and_n
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--update-golden",
-        action="store_true",
-        default=False,
-        help="Rewrite golden files instead of comparing.",
-    )
+    # tests/conftest.py may define the same option for the whole suite; add it only if missing.
+    try:
+        parser.addoption(
+            "--update-golden",
+            action="store_true",
+            default=False,
+            help="Rewrite golden files instead of comparing.",
+        )
+    except ValueError:
+        pass
 
 
 @pytest.fixture(scope="session")

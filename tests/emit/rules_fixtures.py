@@ -33,7 +33,7 @@ def _table(rows: list[dict[str, object]]) -> pa.Table:
 
 
 def fill_allocation(conn) -> None:
-    """20 hours of cluster prod: hour i costs $(10 * (i + 1)), split 70 % team research, 30 % idle."""
+    """20 hours of cluster prod: hour i costs $(10 * (i + 1)), 70 % team research, 30 % idle."""
     rows = []
     for i in range(20):
         start = FIXTURE_FIRST_HOUR + timedelta(hours=i)
