@@ -1,0 +1,138 @@
+"""`costlab report --period YYYY-MM|YYYY-Www --out DIR`: the batch report of one month or week.
+
+Writes into DIR, named by period label (e.g. 2026-W47):
+  report-<label>.html      self-contained HTML (plotly.js inline, printable CSS)
+  allocation-<label>.csv   the allocation rows of the period (exact USD next to micro-dollars)
+  focus-<label>.csv        FOCUS 1.1 cost-and-usage rows (see costlab.report.focus)
+  focus-<label>.parquet    the same rows, typed
+
+The database is opened read-only: the report reads the `allocation` table that `costlab allocate`
+(or the CronJob) wrote and never allocates itself. Without --period it reports the last complete
+month in the allocation data, else the last complete ISO week (costlab.report.periods).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from costlab import store
+from costlab.errors import UsageError
+from costlab.report import data as report_data
+from costlab.report import html as report_html
+from costlab.report.data import ReportData, Savings
+from costlab.report.focus import CSV_DATETIME_FORMAT, FocusSettings, focus_table, write_focus
+from costlab.report.periods import Period, default_period, parse_period
+from costlab.report.savings import simulator_savings
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    period: Period
+    html: Path
+    allocation_csv: Path
+    focus_csv: Path
+    focus_parquet: Path
+    data: ReportData
+    focus_rows: int
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.html, self.allocation_csv, self.focus_csv, self.focus_parquet]
+
+
+def resolve_period(conn: Any, period: str | None) -> Period:
+    """The --period given, else the default (last complete month, else last complete ISO week)."""
+    if period:
+        return parse_period(period)
+    first, last = report_data.coverage(conn)
+    return default_period(first, last)
+
+
+def build_report(
+    db_path: Path | str,
+    *,
+    period: str | None,
+    out: Path,
+    savings_provider: Callable[[Path], Savings] = simulator_savings,
+    focus_settings: FocusSettings | None = None,
+    now: datetime | None = None,
+) -> ReportFiles:
+    """Query the period's figures and write HTML, allocation CSV and FOCUS CSV + Parquet into `out`."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    conn = store.connect(db_path, read_only=True)
+    try:
+        chosen = resolve_period(conn, period)
+        first, last = report_data.coverage(conn)
+    finally:
+        conn.close()
+    # the simulator opens the database itself; run it while no other connection is open
+    savings = savings_provider(Path(db_path))
+    conn = store.connect(db_path, read_only=True)
+    try:
+        data = report_data.collect(conn, chosen, savings)
+        if data.summary.hours == 0:
+            span = (
+                "no allocation at all"
+                if first is None
+                else f"allocation from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+            )
+            raise UsageError(
+                f"no allocation rows in {chosen.label}; the database holds {span}. "
+                f"Run `costlab allocate --start {chosen.window.start:%Y-%m-%d} --end {chosen.window.end:%Y-%m-%d}` first"
+            )
+        params = {"start": chosen.window.start, "end": chosen.window.end}
+        allocation = conn.sql(
+            store.load_sql("report/batch_allocation_csv"), params=params
+        ).to_arrow_table()
+        focus = focus_table(conn, chosen, focus_settings)
+    finally:
+        conn.close()
+
+    out.mkdir(parents=True, exist_ok=True)
+    label = chosen.label
+    files = ReportFiles(
+        period=chosen,
+        html=out / f"report-{label}.html",
+        allocation_csv=out / f"allocation-{label}.csv",
+        focus_csv=out / f"focus-{label}.csv",
+        focus_parquet=out / f"focus-{label}.parquet",
+        data=data,
+        focus_rows=focus.num_rows,
+    )
+    frame = pl.from_arrow(allocation)
+    assert isinstance(frame, pl.DataFrame)
+    frame.write_csv(files.allocation_csv, datetime_format=CSV_DATETIME_FORMAT)
+    write_focus(focus, files.focus_csv, files.focus_parquet)
+    generated = (now or datetime.now(UTC)).astimezone(UTC)
+    page = report_html.render(
+        data,
+        generated=generated,
+        source=Path(db_path).name,
+        files=[p.name for p in (files.allocation_csv, files.focus_csv, files.focus_parquet)],
+    )
+    files.html.write_text(page, encoding="utf-8")
+    return files
+
+
+def report_from_cli(db_path: Path, *, period: str | None, out: Path, console: Any) -> str:  # noqa: ARG001
+    """CLI entry of `costlab report`: write the files, return a one-paragraph summary."""
+    files = build_report(db_path, period=period, out=out)
+    s = files.data.summary
+    partial = (
+        ""
+        if files.data.complete
+        else f" (partial: {s.hours} of {files.data.period_hours} hours have data)"
+    )
+    return (
+        f"costlab report {files.period.label}{partial}: total {report_html.usd_text(s.total_usd_micros)}, "
+        f"idle {report_html.usd_text(s.idle_usd_micros)}, trend {report_html.pct_text(files.data.trend_ratio, signed=True)} "
+        f"vs {files.data.previous.label}\nwrote {', '.join(str(p) for p in files.paths)}"
+    )
