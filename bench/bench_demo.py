@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from costlab import store
-from costlab.allocate.request_based import allocate_window
+from costlab.allocate.gpu import allocate_window
 from costlab.demo.run import load_demo
 
 

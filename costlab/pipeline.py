@@ -13,7 +13,9 @@ from typing import Any
 
 from costlab import store
 from costlab.allocate import report as alloc_report
-from costlab.allocate.request_based import allocate_window, data_bounds
+from costlab.allocate.gpu import allocate_window, data_bounds
+from costlab.allocate.settings import AllocateSettings
+from costlab.config import settings_for
 from costlab.errors import StoreError, UsageError
 from costlab.timeutil import Window, ceil_hour, floor_hour, parse_ts
 
@@ -33,11 +35,12 @@ def allocate(
 ) -> alloc_report.AllocationResult:
     """Rebuild the allocation for the window and group it by `by` with the idle policy."""
     alloc_report.parse_by(by)  # fail on a bad --by before touching the database
+    settings = settings_for(AllocateSettings, "allocate")
     conn = store.connect(db)
     try:
         window, horizon = resolve_window(conn, start, end)
-        run = allocate_window(conn, window, horizon)
-        rows = alloc_report.report_by(conn, window, by=by, idle=idle)
+        run = allocate_window(conn, window, horizon, settings)
+        rows = alloc_report.report_by(conn, window, by=by, idle=idle, scope=settings.idle_share_scope)
     finally:
         conn.close()
     return alloc_report.AllocationResult(

@@ -29,6 +29,8 @@ def _row_dict(row) -> dict:
     return {
         "tenant": row.tenant,
         "gpu_hours": round(row.gpu_hours, 6),
+        "gpu_hours_requested": round(row.gpu_hours_requested, 6),
+        "a100_equiv_gpu_hours": None if row.a100_equiv_gpu_hours is None else round(row.a100_equiv_gpu_hours, 6),
         "gpu_hours_used": None if row.gpu_hours_used is None else round(row.gpu_hours_used, 6),
         "efficiency": None if row.efficiency is None else round(row.efficiency, 6),
         "idle_share_usd": micros_to_usd(row.idle_share_usd_micros),
@@ -52,7 +54,10 @@ def allocation_json(result: AllocationResult) -> str:
 
 def allocation_csv(result: AllocationResult) -> str:
     buf = io.StringIO()
-    fields = ["tenant", "gpu_hours", "gpu_hours_used", "efficiency", "idle_share_usd", "cost_usd"]
+    fields = [
+        "tenant", "gpu_hours", "gpu_hours_requested", "a100_equiv_gpu_hours", "gpu_hours_used", "efficiency",
+        "idle_share_usd", "cost_usd",
+    ]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in result.rows:

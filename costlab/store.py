@@ -34,7 +34,7 @@ def sql_dir() -> Path:
 
 @cache
 def load_sql(name: str) -> str:
-    """The text of `sql/<name>.sql`, e.g. load_sql("allocate/request_based")."""
+    """The text of `sql/<name>.sql`, e.g. load_sql("allocate/split")."""
     path = sql_dir() / f"{name}.sql"
     if not path.is_file():
         raise StoreError(f"no SQL file named {name!r} under {sql_dir()}")

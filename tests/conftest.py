@@ -44,7 +44,7 @@ def repo_dir() -> Path:
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory) -> Path:
     """A 2-day demo database (seed 7), built once per test session and allocated. Read it only."""
-    from costlab.allocate.request_based import allocate_window
+    from costlab.allocate.gpu import allocate_window
     from costlab.demo.run import load_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"

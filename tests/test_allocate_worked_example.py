@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from costlab.allocate.report import report_by
-from costlab.allocate.request_based import allocate_window
+from costlab.allocate.gpu import allocate_window
 from costlab.collect import sink
 from costlab.collect.price_snapshot import snapshot_prices
 from costlab.timeutil import Window

@@ -86,5 +86,7 @@ def test_allocate_csv_has_header_and_rows(demo_db):
     result = costlab("--db", str(demo_db), "allocate", "--by", "cluster", "--format", "csv")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == "tenant,gpu_hours,gpu_hours_used,efficiency,idle_share_usd,cost_usd"
+    assert lines[0] == (
+        "tenant,gpu_hours,gpu_hours_requested,a100_equiv_gpu_hours,gpu_hours_used,efficiency,idle_share_usd,cost_usd"
+    )
     assert {line.split(",")[0] for line in lines[1:]} == {"prod-use1", "prod-usw2", "train-use1", "__idle__"}

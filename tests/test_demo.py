@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from costlab import store
-from costlab.allocate.request_based import allocate_window
+from costlab.allocate.gpu import allocate_window
 from costlab.demo import profiles as P
 from costlab.demo.run import load_demo
 

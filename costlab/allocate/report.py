@@ -23,6 +23,8 @@ class TenantRow:
     own_cost_usd_micros: int
     idle_share_usd_micros: int
     cost_usd_micros: int
+    gpu_hours_requested: float = 0.0
+    a100_equiv_gpu_hours: float | None = None
 
     @property
     def cost_usd(self) -> Decimal:
@@ -84,6 +86,11 @@ def report_by(
         },
     ).fetchall()
     return [
-        TenantRow(r[0], float(r[1] or 0), None if r[2] is None else float(r[2]), float(r[3] or 0), int(r[4]), int(r[5]), int(r[6]))
+        TenantRow(
+            tenant=r[0], gpu_hours=float(r[1] or 0), gpu_hours_used=None if r[2] is None else float(r[2]),
+            idle_gpu_hours=float(r[3] or 0), own_cost_usd_micros=int(r[4]), idle_share_usd_micros=int(r[5]),
+            cost_usd_micros=int(r[6]), gpu_hours_requested=float(r[7] or 0),
+            a100_equiv_gpu_hours=None if r[8] is None else float(r[8]),
+        )
         for r in rows
     ]

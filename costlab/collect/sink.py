@@ -114,7 +114,9 @@ def load(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, ru
         finally:
             conn.unregister("_costlab_quarantine")
         log.warning("%s: quarantined %d row(s): %s", table, bad.height, report.reasons)
-    good = good.unique(subset=_key_columns(conn, table), keep="last", maintain_order=True)
+    # Key columns the records leave out take the table default, the same for every row.
+    keys = [c for c in _key_columns(conn, table) if c in good.columns]
+    good = good.unique(subset=keys, keep="last", maintain_order=True)
     report.loaded = store.upsert(conn, table, good.to_arrow())
     return report
 

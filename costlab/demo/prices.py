@@ -31,10 +31,11 @@ def price_records(fleet: Fleet, w: Workload, start: datetime, rng: np.random.Gen
         for dst, src in REGION_PRICE_SOURCES.items()
     ]
     spot_rows = []
-    spot_keys = sorted({(n.instance_type, n.zone) for n in w.nodes if n.capacity_type == "spot"}
-                       | {(s.instance_type, z) for s in fleet.services
-                          for c in fleet.clusters if c.name == s.cluster and s.nodepool.endswith("spot")
-                          for z in c.zones})
+    # Spot history exists for every GPU type in every zone of the clusters that run it, spot or
+    # not: describe_spot_price_history returns it regardless, and the simulator needs it to price
+    # moving on-demand workloads to spot.
+    zones_of = {c.name: c.zones for c in fleet.clusters}
+    spot_keys = sorted({(n.instance_type, z) for n in w.nodes for z in zones_of[n.cluster]})
     od_price = dict(zip(ondemand["instance_type"], ondemand["usd_micros_per_hour"], strict=True))
     changes = int(w.n_minutes / 60 / P.SPOT_PRICE_CHANGE_HOURS) + 2
     for itype, zone in spot_keys:

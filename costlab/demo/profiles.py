@@ -34,7 +34,7 @@ REPROVISION_MIN = 4          # spot interruption to replacement pod running (2-m
 
 # Spot. Discount off on-demand by family: AWS quotes "up to 90 %"; SkyPilot's AWS catalog shows
 # p5en at 26-29 % of on-demand and g4dn at 10-50 %. The demo takes mid values per family.
-SPOT_PRICE_RATIO = {"g5": 0.38, "p4d": 0.42, "p5": 0.40, "p5en": 0.28, "g6": 0.40, "g6e": 0.40}
+SPOT_PRICE_RATIO = {"g5": 0.38, "p4d": 0.42, "p4de": 0.42, "p5": 0.40, "p5en": 0.28, "g6": 0.40, "g6e": 0.40}
 SPOT_PRICE_CHANGE_HOURS = 6  # spot prices move a few times a day
 SPOT_PRICE_WALK_SIGMA = 0.04
 # Interruptions per node-hour: the EC2 Spot Instance Advisor puts GPU families (p4d, g5 in busy

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from costlab import store
 from costlab.allocate.report import report_by
-from costlab.allocate.request_based import allocate_window
+from costlab.allocate.gpu import allocate_window
 from costlab.collect import series, sink
 from costlab.demo import profiles as P
 from costlab.demo import signals

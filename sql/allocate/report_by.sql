@@ -5,8 +5,11 @@
 -- Parameters: $start, $end (hour-aligned window), $by (team | namespace | nodepool | cluster |
 --   model | label), $label_key (label name for $by = 'label'), $idle ('separate' | 'share'),
 --   $scope ('cluster' | 'nodepool': where idle is shared), $tenant_filter (NULL = all).
--- Output: tenant, gpu_hours (requested), gpu_hours_used, idle_gpu_hours,
---   own_cost_usd_micros, idle_share_usd_micros, cost_usd_micros (= own + idle share).
+-- Output: tenant, gpu_hours (charged: requested, or max(requested, used) in usage mode),
+--   gpu_hours_used, idle_gpu_hours, own_cost_usd_micros (GPU + CPU/RAM share of node cost),
+--   idle_share_usd_micros, cost_usd_micros (= own + idle share), gpu_hours_requested,
+--   a100_equiv_gpu_hours (gpu_hours x the GPU model's throughput relative to an A100; GPU models
+--   missing from gpu_throughput count as NULL, so the sum is a lower bound then).
 WITH base AS (
     SELECT a.*,
            CASE WHEN a.pod = '__idle__' THEN '__idle__'
@@ -30,8 +33,11 @@ per_scope AS (
     SELECT share_scope, tenant,
            sum(gpu_hours) AS gpu_hours,
            sum(gpu_hours_used) AS gpu_hours_used,
-           sum(gpu_cost_usd_micros) AS own_cost_usd_micros
+           sum(gpu_hours_requested) AS gpu_hours_requested,
+           sum(gpu_hours * t.a100_equivalent) AS a100_equiv_gpu_hours,
+           sum(gpu_cost_usd_micros + other_cost_usd_micros) AS own_cost_usd_micros
     FROM base
+    LEFT JOIN gpu_throughput t ON t.gpu_model = base.gpu_model
     GROUP BY share_scope, tenant
 ),
 idle AS (
@@ -58,7 +64,7 @@ shares AS (
 ),
 shared_scopes AS (SELECT DISTINCT share_scope FROM shares),
 rows AS (
-    SELECT p.tenant, p.gpu_hours, p.gpu_hours_used,
+    SELECT p.tenant, p.gpu_hours, p.gpu_hours_used, p.gpu_hours_requested, p.a100_equiv_gpu_hours,
            CASE WHEN p.tenant = '__idle__' THEN p.gpu_hours ELSE 0 END AS idle_gpu_hours,
            p.own_cost_usd_micros,
            coalesce(s.idle_share_usd_micros, 0) AS idle_share_usd_micros
@@ -74,7 +80,9 @@ SELECT tenant,
        sum(idle_gpu_hours) AS idle_gpu_hours,
        CAST(sum(own_cost_usd_micros) AS BIGINT) AS own_cost_usd_micros,
        CAST(sum(idle_share_usd_micros) AS BIGINT) AS idle_share_usd_micros,
-       CAST(sum(own_cost_usd_micros + idle_share_usd_micros) AS BIGINT) AS cost_usd_micros
+       CAST(sum(own_cost_usd_micros + idle_share_usd_micros) AS BIGINT) AS cost_usd_micros,
+       sum(gpu_hours_requested) AS gpu_hours_requested,
+       sum(a100_equiv_gpu_hours) AS a100_equiv_gpu_hours
 FROM rows
 WHERE $tenant_filter IS NULL OR tenant = $tenant_filter
 GROUP BY tenant

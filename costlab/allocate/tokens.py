@@ -1,0 +1,70 @@
+"""GPU dollars to tokens: $ per 1M input/output tokens per model, then per trace/session/user/tenant.
+
+A model's GPU cost in a window (its pods' allocation rows) is spread over the tokens LangFuse
+recorded for it, input and output tokens weighted (settings: input_token_weight,
+output_token_weight), so $/1M input = cost x w_in / weighted tokens x 1e6 and likewise for output.
+Read-only on the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import duckdb
+
+from costlab.allocate.settings import AllocateSettings
+from costlab.errors import UsageError
+from costlab.store import load_sql
+from costlab.timeutil import Window
+
+LEVELS = ("trace", "session", "user", "tenant")
+
+
+@dataclass(frozen=True)
+class TokenRate:
+    serving_key: str
+    gpu_cost_usd_micros: int
+    input_tokens: int
+    output_tokens: int
+    requests: int
+    usd_per_1m_input: float | None
+    usd_per_1m_output: float | None
+    usd_per_1m_tokens: float | None
+    list_usd_per_1m_tokens: float | None
+
+
+def _params(window: Window, cfg: AllocateSettings, match: str, deployment_label: str) -> dict:
+    if match not in ("model", "deployment"):
+        raise UsageError("token match rule must be 'model' or 'deployment'")
+    aligned = window.hour_aligned()
+    return {
+        "start": aligned.start, "end": aligned.end, "match": match, "deployment_label": deployment_label,
+        "w_in": cfg.input_token_weight, "w_out": cfg.output_token_weight,
+    }
+
+
+def token_rates(
+    conn: duckdb.DuckDBPyConnection, window: Window, settings: AllocateSettings | None = None,
+    match: Literal["model", "deployment"] = "model", deployment_label: str = "app_kubernetes_io_name",
+) -> list[TokenRate]:
+    """One row per model (or deployment) that has GPU cost in the window."""
+    params = _params(window, settings or AllocateSettings(), match, deployment_label)
+    rows = conn.execute(load_sql("allocate/token_rates"), params).fetchall()
+    return [TokenRate(*r[:9]) for r in rows]
+
+
+def token_cost_by(
+    conn: duckdb.DuckDBPyConnection, window: Window, level: str, settings: AllocateSettings | None = None,
+    match: Literal["model", "deployment"] = "model", deployment_label: str = "app_kubernetes_io_name",
+    limit: int = 1000,
+) -> list[tuple]:
+    """(key, requests, input_tokens, output_tokens, gpu_cost_usd, list_cost_usd) per trace,
+    session, user or tenant, most expensive first."""
+    if level not in LEVELS:
+        raise UsageError(f"level must be one of {', '.join(LEVELS)}")
+    params = _params(window, settings or AllocateSettings(), match, deployment_label)
+    # token_rates becomes a CTE (not a temp table) so this also runs on read-only connections.
+    rates = load_sql("allocate/token_rates").strip().rstrip(";")
+    query = f"WITH alloc_token_rates AS ({rates})\n{load_sql('allocate/token_cost_by')}"
+    return conn.execute(query, {**params, "level": level, "limit": limit}).fetchall()
