@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+import math
 from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 
 MICROS_PER_USD = 1_000_000
 
@@ -17,7 +19,7 @@ def micros_to_usd(micros: int) -> Decimal:
     return Decimal(int(micros)) / MICROS_PER_USD
 
 
-def split_micros(total: int, weights: Sequence[float]) -> list[int]:
+def split_micros(total: int, weights: Sequence[float | Fraction]) -> list[int]:
     """Split `total` micro-dollars by `weights` with largest-remainder rounding.
 
     The parts sum to `total` exactly. Ties in the remainder go to the earlier weight, which is
@@ -25,11 +27,12 @@ def split_micros(total: int, weights: Sequence[float]) -> list[int]:
     """
     if total < 0:
         raise ValueError("total must be >= 0")
-    weight_sum = sum(weights)
+    exact_weights = [Fraction(w) if not isinstance(w, Fraction) else w for w in weights]
+    weight_sum = sum(exact_weights, Fraction(0))
     if not weights or weight_sum <= 0:
         raise ValueError("weights must contain a positive value")
-    exact = [Decimal(total) * Decimal(w) / Decimal(weight_sum) for w in weights]
-    floors = [int(x) for x in exact]
+    exact = [total * w / weight_sum for w in exact_weights]
+    floors = [math.floor(x) for x in exact]
     short = total - sum(floors)
     order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
     for i in order[:short]:
