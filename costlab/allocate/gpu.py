@@ -81,7 +81,10 @@ def allocate_window(
     try:
         conn.execute(load_sql("allocate/price_periods"), {**bounds, "horizon": params["horizon"]})
         conn.execute(load_sql("allocate/node_segments"), {"horizon": params["horizon"]})
-        conn.execute(load_sql("allocate/gpu_usage"), {**bounds, "usage_metric": cfg.usage_metric})
+        conn.execute(
+            load_sql("allocate/gpu_usage"),
+            {**bounds, "usage_metric": cfg.usage_metric, "default_sample_ms": cfg.default_sample_interval_s * 1000},
+        )
         total = conn.execute("SELECT coalesce(sum(cost_usd_micros), 0) FROM alloc_node_segments").fetchall()[0][0]
         with transaction(conn):
             conn.execute("DELETE FROM allocation WHERE window_start_ts >= $start AND window_start_ts < $end", bounds)

@@ -30,6 +30,11 @@ class AllocateSettings(BaseSettings):
     usage_metric: Literal["util", "engine_active"] = Field(
         "util", description="DCGM metric for 'used': DCGM_FI_DEV_GPU_UTIL or DCGM_FI_PROF_GR_ENGINE_ACTIVE.",
     )
+    default_sample_interval_s: int = Field(
+        60, ge=1, le=3600,
+        description="Seconds one DCGM sample stands for when its loader did not record it "
+        "(gpu_samples.sample_ms is NULL); collectors record their step.",
+    )
     idle_share_scope: Literal["cluster", "nodepool"] = Field(
         "cluster", description="With --idle share, idle cost is spread over the tenants of the same scope.",
     )

@@ -37,8 +37,13 @@ def _col(frame: pl.DataFrame, name: str) -> pl.Expr:
     return pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.String).alias(name)
 
 
-def gpu_samples_from_dcgm(frame: pl.DataFrame, cluster: str | None = None) -> pl.DataFrame:
-    """DCGM exporter samples to `gpu_samples` rows (one per GPU or MIG instance per scrape)."""
+def gpu_samples_from_dcgm(
+    frame: pl.DataFrame, cluster: str | None = None, step: timedelta | None = None
+) -> pl.DataFrame:
+    """DCGM exporter samples to `gpu_samples` rows (one per GPU or MIG instance per scrape).
+
+    `step` is the time one sample stands for (query step / scrape interval), stored as sample_ms.
+    """
     if "metric" not in frame.columns:
         return pl.DataFrame()
     dcgm = frame.filter(pl.col("metric").is_in(list(DCGM_FIELDS)))
@@ -68,7 +73,8 @@ def gpu_samples_from_dcgm(frame: pl.DataFrame, cluster: str | None = None) -> pl
     for name in DCGM_FIELDS.values():
         if name not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
-    return out.select(index + labels + list(DCGM_FIELDS.values()))
+    sample_ms = pl.lit(None if step is None else int(step.total_seconds() * 1000), dtype=pl.Int32)
+    return out.select(index + labels + list(DCGM_FIELDS.values())).with_columns(sample_ms.alias("sample_ms"))
 
 
 def intervals_from_presence(

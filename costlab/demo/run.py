@@ -93,7 +93,9 @@ def load_demo(conn: Any, days: int, seed: int, fleet: Fleet = DEMO_FLEET) -> Win
 
 def _load_dcgm(conn: Any, batch: list[pl.DataFrame], cluster: str, run: sink.CollectionRun) -> None:
     if batch:
-        samples = series.gpu_samples_from_dcgm(pl.concat(batch, how="diagonal"), cluster=cluster)
+        samples = series.gpu_samples_from_dcgm(
+            pl.concat(batch, how="diagonal"), cluster=cluster, step=timedelta(seconds=P.STEP_S)
+        )
         run.reports.append(sink.load(conn, "gpu_samples", samples, run_id=run.run_id))
 
 

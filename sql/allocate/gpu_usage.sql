@@ -1,28 +1,29 @@
 -- gpu_usage: GPU time pods actually used, from DCGM samples mapped to pods, per node segment.
--- Each sample stands for the time until the series' next sample, capped at Prometheus' 5-minute
--- staleness (the last sample of a series takes the interval before it), so a missing scrape is
--- not counted as use. Usage = that time x util_pct/100 (or engine_active_ratio with
--- $usage_metric = 'engine_active', and always for MIG instances, where DCGM has no util).
+-- Each sample stands for sample_ms (the collector's step; $default_sample_ms when a loader did not
+-- record it), so a missing scrape adds nothing rather than being interpolated. Use = that time x
+-- util_pct/100, or engine_active_ratio with $usage_metric = 'engine_active' (always for MIG
+-- instances, where DCGM reports no util), scaled by the MIG instance's fraction of a GPU.
+-- Samples meet segments through their hour bucket (an equi-join), then the segment's time range.
 -- Grain: (cluster, node, node_start_ts, seg_start_ts, namespace, pod).
--- Inputs: gpu_samples, alloc_node_segments. Parameters: $start, $end, $usage_metric.
--- Output: used_gpu_ms (GPU-milliseconds of use; MIG instances count as their fraction of a GPU).
+-- Inputs: gpu_samples, alloc_node_segments, gpu_resource_fractions.
+-- Parameters: $start, $end, $usage_metric, $default_sample_ms.
+-- Output: used_gpu_ms (GPU-milliseconds of use).
 CREATE OR REPLACE TEMP TABLE alloc_gpu_usage AS
 WITH samples AS (
-    SELECT cluster, node, ts, namespace, pod, mig_profile,
-           CASE WHEN $usage_metric = 'engine_active' OR mig_instance_id >= 0
-                THEN engine_active_ratio ELSE util_pct / 100.0 END AS busy_ratio,
-           least(coalesce(epoch_ms(lead(ts) OVER series) - epoch_ms(ts),
-                          epoch_ms(ts) - epoch_ms(lag(ts) OVER series), 60000), 300000) AS sample_ms
-    FROM gpu_samples
-    WHERE ts >= $start AND ts < $end
-    WINDOW series AS (PARTITION BY cluster, node, gpu_uuid, mig_instance_id ORDER BY ts)
+    SELECT s.cluster, s.node, s.ts, date_trunc('hour', s.ts) AS hour_start, s.namespace, s.pod,
+           CASE WHEN $usage_metric = 'engine_active' OR s.mig_instance_id >= 0
+                THEN s.engine_active_ratio ELSE s.util_pct / 100.0 END
+             * coalesce(s.sample_ms, $default_sample_ms)
+             * coalesce(f.gpu_fraction, 1.0) AS used_ms
+    FROM gpu_samples s
+    LEFT JOIN gpu_resource_fractions f
+      ON s.mig_profile IS NOT NULL AND f.gpu_resource = 'nvidia.com/mig-' || s.mig_profile AND f.gpu_model = ''
+    WHERE s.ts >= $start AND s.ts < $end AND s.pod IS NOT NULL
 )
-SELECT s.cluster, s.node, g.node_start_ts, g.seg_start_ts, s.namespace, s.pod,
-       sum(s.busy_ratio * s.sample_ms * coalesce(f.gpu_fraction, 1.0)) AS used_gpu_ms
-FROM samples s
+SELECT u.cluster, u.node, g.node_start_ts, g.seg_start_ts, u.namespace, u.pod, sum(u.used_ms) AS used_gpu_ms
+FROM samples u
 JOIN alloc_node_segments g
-  ON g.cluster = s.cluster AND g.node = s.node AND s.ts >= g.seg_start_ts AND s.ts < g.seg_end_ts
-LEFT JOIN gpu_resource_fractions f
-  ON f.gpu_resource = 'nvidia.com/mig-' || s.mig_profile AND f.gpu_model = ''
-WHERE s.pod IS NOT NULL AND s.busy_ratio IS NOT NULL
-GROUP BY s.cluster, s.node, g.node_start_ts, g.seg_start_ts, s.namespace, s.pod;
+  ON g.cluster = u.cluster AND g.node = u.node AND g.hour_start = u.hour_start
+ AND u.ts >= g.seg_start_ts AND u.ts < g.seg_end_ts
+WHERE u.used_ms IS NOT NULL
+GROUP BY u.cluster, u.node, g.node_start_ts, g.seg_start_ts, u.namespace, u.pod;
