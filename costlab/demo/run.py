@@ -15,8 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from costlab import store
-from costlab.allocate.report import report_by
 from costlab.allocate.gpu import allocate_window
+from costlab.allocate.report import report_by
+from costlab.allocate.tokens import token_rates
 from costlab.collect import series, sink
 from costlab.demo import profiles as P
 from costlab.demo import signals
@@ -145,10 +146,11 @@ def summary(conn: Any, window: Window, total: int, db: Path) -> Group:
     tokens = Table(title="$ per 1M tokens by model (GPU cost vs LangFuse list price)")
     for col in ("model", "GPU cost", "tokens", "$/1M tokens", "list $/1M"):
         tokens.add_column(col, justify="left" if col == "model" else "right")
-    for r in conn.execute(store.load_sql("report/cost_per_token_by_model"), params).fetchall():
+    for r in token_rates(conn, window):
         tokens.add_row(
-            r[0], usd(r[1]), f"{(r[2] + r[3]) / 1e6:,.0f}M",
-            "-" if r[5] is None else f"${r[5]:,.3f}", "-" if r[6] is None else f"${r[6]:,.3f}",
+            r.serving_key, usd(r.gpu_cost_usd_micros), f"{(r.input_tokens + r.output_tokens) / 1e6:,.0f}M",
+            "-" if r.usd_per_1m_tokens is None else f"${r.usd_per_1m_tokens:,.3f}",
+            "-" if r.list_usd_per_1m_tokens is None else f"${r.list_usd_per_1m_tokens:,.3f}",
         )
     head = Text.assemble(
         ("costlab demo ", "bold"), f"{window.start:%Y-%m-%d} to {window.end:%Y-%m-%d} UTC: ",

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from costlab.allocate.tokens import token_rates
 from costlab.report.periods import Period
 from costlab.store import load_sql
 
@@ -206,18 +207,13 @@ def daily(conn: duckdb.DuckDBPyConnection, period: Period) -> list[DayRow]:
 
 
 def tokens(conn: duckdb.DuckDBPyConnection, period: Period) -> list[TokenRow]:
-    rows = conn.execute(load_sql("report/cost_per_token_by_model"), _params(period)).fetchall()
+    """$ per 1M tokens per model: the allocation engine's token rates for the period."""
     return [
         TokenRow(
-            r[0],
-            int(r[1]),
-            int(r[2]),
-            int(r[3]),
-            int(r[4]),
-            None if r[5] is None else float(r[5]),
-            None if r[6] is None else float(r[6]),
+            r.serving_key, r.gpu_cost_usd_micros, r.input_tokens, r.output_tokens, r.requests,
+            r.usd_per_1m_tokens, r.list_usd_per_1m_tokens,
         )
-        for r in rows
+        for r in token_rates(conn, period.window)
     ]
 
 
