@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,11 +52,90 @@ def section(name: str) -> dict[str, Any]:
     return value
 
 
-def settings_for(cls: type[S], name: str) -> S:
-    """Build `cls` from the file's [name] table; environment variables still take precedence."""
+def settings_for(cls: type[S], name: str, **overrides: Any) -> S:
+    """Build `cls`: command-line overrides, then environment variables, then the file's [name]
+    table, then the model's defaults."""
     prefix = str(cls.model_config.get("env_prefix", "")).upper()
     from_file = {k: v for k, v in section(name).items() if f"{prefix}{k.upper()}" not in os.environ}
     try:
-        return cls(**from_file)
+        return cls(**{**from_file, **overrides})
     except ValueError as exc:
         raise UsageError(f"[{name}] settings: {exc}".splitlines()[0] + " (see costlab.example.toml)") from exc
+
+
+# Every section of costlab.toml and the settings model that reads it.
+SECTIONS: dict[str, str] = {
+    "allocate": "costlab.allocate.settings:AllocateSettings",
+    "prometheus": "costlab.collect.prometheus:PrometheusSettings",
+    "langfuse": "costlab.collect.langfuse_settings:LangfuseSettings",
+    "prices": "costlab.collect.ec2_prices:PricesSettings",
+    "rules": "costlab.emit.rules_settings:RulesSettings",
+    "exporter": "costlab.emit.exporter:ExporterSettings",
+    "focus": "costlab.report.focus:FocusSettings",
+}
+
+
+def section_model(name: str) -> type[BaseSettings]:
+    import importlib
+
+    module, _, cls = SECTIONS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def _toml_value(value: Any) -> str | None:
+    import json
+    from enum import Enum
+
+    if isinstance(value, Enum):
+        value = value.value
+    if hasattr(value, "model_dump"):   # nested pydantic models become inline tables
+        value = value.model_dump(mode="json")
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, timedelta):  # as seconds: every duration field here accepts a number
+        seconds = value.total_seconds()
+        return repr(int(seconds)) if seconds.is_integer() else repr(seconds)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str | Path):
+        return json.dumps(str(value))
+    if isinstance(value, list | tuple):
+        items = [_toml_value(v) for v in value]
+        return "[" + ", ".join(i for i in items if i is not None) + "]"
+    if isinstance(value, dict):
+        items = [f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+        return "{ " + ", ".join(items) + " }" if items else "{}"
+    return json.dumps(str(value))
+
+
+def example_toml() -> str:
+    """costlab.example.toml: every section and key with its default and meaning, from the models."""
+    import textwrap
+
+    from pydantic import SecretStr
+
+    lines = [
+        "# costlab configuration: copy to costlab.toml (or point COSTLAB_CONFIG at it).",
+        "# Every key shows its default. Environment variables override the file; secrets are only",
+        "# read from the environment. Generated from the settings models: `python -m costlab.config`.",
+    ]
+    for name in SECTIONS:
+        model = section_model(name)
+        prefix = str(model.model_config.get("env_prefix", "")).upper()
+        lines += ["", f"[{name}]", f"# environment: {prefix}<KEY>"]
+        for key, field in model.model_fields.items():
+            for text in textwrap.wrap(field.description or "", 96):
+                lines.append(f"# {text}")
+            if field.annotation is SecretStr or "SecretStr" in str(field.annotation):
+                lines.append(f"# {key}: secret, set {prefix}{key.upper()} in the environment")
+                continue
+            default = field.get_default(call_default_factory=True)
+            rendered = _toml_value(default.get_secret_value() if isinstance(default, SecretStr) else default)
+            lines.append(f"{key} = {rendered}" if rendered is not None else f"# {key} = (unset)")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(example_toml(), end="")

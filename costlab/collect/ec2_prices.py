@@ -30,6 +30,7 @@ from costlab.collect.ec2_price_import import MAX_REPORTED, parse_overrides
 from costlab.collect.ec2_pricing_api import PRICING_REGION, fetch_ondemand
 from costlab.collect.ec2_spot import fetch_spot
 from costlab.collect.price_snapshot import shipped_snapshot, snapshot_prices
+from costlab.config import settings_for
 from costlab.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ def collect_from_cli(
     db_path: Path, *, regions: list[str], snapshot: Path | None, console: Any = None
 ) -> Table:  # noqa: ARG001
     """`costlab collect prices [--region R ...] [--snapshot FILE]`."""
-    settings = PricesSettings(**({"regions": regions} if regions else {}))
+    settings = settings_for(PricesSettings, "prices", **({"regions": regions} if regions else {}))
     conn = store.connect(db_path)
     try:
         return render(conn, collect(conn, settings=settings, snapshot=snapshot))

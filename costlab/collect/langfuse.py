@@ -31,6 +31,7 @@ from costlab import store
 from costlab.collect import sink
 from costlab.collect.langfuse_map import observation_row, observations_frame
 from costlab.collect.langfuse_settings import LangfuseSettings
+from costlab.config import settings_for
 from costlab.errors import CollectorError, UsageError
 from costlab.timeutil import Window
 
@@ -274,7 +275,7 @@ def render(report: CollectReport) -> Table:
 
 def collect_from_cli(db_path: Path, *, host: str, console: Any = None) -> Table:  # noqa: ARG001
     """`costlab collect langfuse --host URL`: incremental run with settings from the environment."""
-    settings = LangfuseSettings(host=host)
+    settings = settings_for(LangfuseSettings, "langfuse", host=host)
     client = make_client(settings)
     conn = store.connect(db_path)
     try:

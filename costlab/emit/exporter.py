@@ -200,8 +200,9 @@ def make_server(
 def serve_from_cli(db_path: Path, *, port: int, console: Any) -> None:
     """`costlab exporter --port P`: serve until interrupted."""
     from costlab import store
+    from costlab.config import settings_for
 
-    settings = ExporterSettings()
+    settings = settings_for(ExporterSettings, "exporter")
     store.connect(db_path, read_only=True).close()  # fail fast (exit 2) on a missing database
     server, _thread = make_server(db_path, port=port, settings=settings)
     console.print(

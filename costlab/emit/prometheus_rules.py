@@ -400,8 +400,9 @@ def rules_from_cli(
 ) -> str:
     """`costlab rules --out FILE`: the PrometheusRule to FILE, a plain rules file beside it."""
     from costlab import store
+    from costlab.config import settings_for
 
-    settings = settings or RulesSettings()
+    settings = settings or settings_for(RulesSettings, "rules")
     conn = None
     if settings.cost_threshold_usd_per_hour is None and Path(db_path).exists():
         conn = store.connect(db_path, read_only=True)

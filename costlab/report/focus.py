@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from costlab.config import settings_for
 from costlab.report.periods import Period
 from costlab.store import load_sql
 
@@ -43,7 +44,7 @@ def focus_table(
     conn: duckdb.DuckDBPyConnection, period: Period, settings: FocusSettings | None = None
 ) -> pa.Table:
     """The FOCUS rows of `period` as an Arrow table (decimals and UTC timestamps kept typed)."""
-    settings = settings or FocusSettings()
+    settings = settings or settings_for(FocusSettings, "focus")
     params = {
         "start": period.window.start,
         "end": period.window.end,
