@@ -83,17 +83,18 @@ def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
 def migrate(conn: duckdb.DuckDBPyConnection) -> int:
     """Apply every migration newer than the database's version; each in its own transaction."""
     conn.execute(load_sql("meta/schema_version"))
-    current = schema_version(conn)
+    # By membership, not by "newer than the highest": a migration merged after a higher-numbered
+    # one (parallel branches) still gets applied.
+    applied = {r[0] for r in conn.execute("SELECT version FROM schema_version").fetchall()}
     for number, name, path in migrations():
-        if number <= current:
+        if number in applied:
             continue
         log.info("applying migration %03d_%s", number, name)
         with transaction(conn):
             conn.execute(path.read_text())
             conn.execute("INSERT INTO schema_version (version, name) VALUES ($v, $n)", {"v": number, "n": name})
-        current = number
     _seed(conn)
-    return current
+    return schema_version(conn)
 
 
 def _seed(conn: duckdb.DuckDBPyConnection) -> None:
