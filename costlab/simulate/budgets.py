@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -93,19 +94,34 @@ def active_mask(
     return np.cumsum(diff[:-1]) > 0
 
 
+def group_mask(
+    schedule: str | None, duration: str | None, grid: FleetGrid, tz: str | Sequence[str] = "UTC"
+) -> np.ndarray:
+    """(groups, steps) `active_mask` with one timezone for all groups or one per group."""
+    zones = [tz] * len(grid.groups) if isinstance(tz, str) else list(tz)
+    masks = {z: active_mask(schedule, duration, grid, z) for z in sorted(set(zones))}
+    if not zones:
+        return np.zeros((0, grid.n_steps), dtype=bool)
+    return np.vstack([masks[z] for z in zones])
+
+
 def allowed_disruptions(
-    budgets: list[Budget], grid: FleetGrid, node_count: np.ndarray, tz: str = "UTC"
+    budgets: list[Budget],
+    grid: FleetGrid,
+    node_count: np.ndarray,
+    tz: str | Sequence[str] = "UTC",
 ) -> np.ndarray:
     """(groups, steps) nodes allowed to terminate at once: the most restrictive active budget.
 
-    With no active budget Karpenter's default (10%) applies.
+    With no active budget Karpenter's default (10%) applies. `tz` is one timezone for every group
+    or one per group (each cluster reads its crons in its own zone).
     """
     if not budgets:
         budgets = [Budget()]
     out = np.full(node_count.shape, np.inf)
-    any_active = np.zeros(grid.n_steps, dtype=bool)
+    any_active = np.zeros(node_count.shape, dtype=bool)
     for b in budgets:
-        mask = active_mask(b.schedule, b.duration, grid, tz)
+        mask = group_mask(b.schedule, b.duration, grid, tz)
         any_active |= mask
         out = np.where(mask, np.minimum(out, b.allowed(node_count)), out)
     default = Budget().allowed(node_count)
@@ -132,15 +148,40 @@ def replay_scale_down(
     return np.clip(np.minimum(sim, nodes), 0.0, None)
 
 
-def removals_and_evictions(
-    sim: np.ndarray, occupied: np.ndarray, pods: np.ndarray
-) -> tuple[float, float]:
-    """Nodes removed (sum of drops) and pods evicted (drops of occupied nodes x pods per node)."""
+def _drops(sim: np.ndarray, occupied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per step: nodes that went away, and how many of them still held pods a step before."""
     prev = np.concatenate([sim[:, :1], sim[:, :-1]], axis=1)
     drops = np.clip(prev - sim, 0.0, None)
     occ_prev = np.minimum(np.concatenate([occupied[:, :1], occupied[:, :-1]], axis=1), prev)
     busy_removed = np.clip(np.minimum(drops, occ_prev - sim), 0.0, None)
-    per_node = np.divide(
+    return drops, busy_removed
+
+
+def _pods_per_node(occupied: np.ndarray, pods: np.ndarray) -> np.ndarray:
+    return np.divide(
         pods, np.maximum(occupied, 1e-9), out=np.zeros_like(pods), where=occupied > 1e-9
     )
-    return float(drops.sum()), float((busy_removed * per_node).sum())
+
+
+def removals_and_evictions(
+    sim: np.ndarray, occupied: np.ndarray, pods: np.ndarray
+) -> tuple[float, float]:
+    """Nodes removed (sum of drops) and pods evicted (drops of occupied nodes x pods per node)."""
+    drops, busy_removed = _drops(sim, occupied)
+    return float(drops.sum()), float((busy_removed * _pods_per_node(occupied, pods)).sum())
+
+
+def caused_removals_and_evictions(
+    base: np.ndarray, sim: np.ndarray, occupied: np.ndarray, pods: np.ndarray
+) -> tuple[float, float]:
+    """Removals and evictions the strategy adds to those already in its input fleet `base`.
+
+    Per step, the strategy's drops (and drops of occupied nodes) minus the input's own, clipped at
+    zero: a node the input fleet loses anyway (it ended, or an earlier strategy shrank its group as
+    demand moved away) is not a disruption of this strategy, and its pods are not evicted by it.
+    """
+    d_sim, b_sim = _drops(sim, occupied)
+    d_base, b_base = _drops(base, occupied)
+    removed = np.clip(d_sim - d_base, 0.0, None)
+    busy = np.clip(b_sim - b_base, 0.0, None)
+    return float(removed.sum()), float((busy * _pods_per_node(occupied, pods)).sum())

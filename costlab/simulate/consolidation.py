@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -12,6 +13,7 @@ from costlab.simulate.base import SimInputs, SimResult, Strategy, StrategySettin
 from costlab.simulate.budgets import (
     Budget,
     allowed_disruptions,
+    caused_removals_and_evictions,
     removals_and_evictions,
     replay_scale_down,
 )
@@ -52,7 +54,7 @@ def replay(
     after_min: float,
     budgets: list[Budget],
     drain_min: float,
-    tz: str = "UTC",
+    tz: str | Sequence[str] = "UTC",
 ) -> tuple[FleetGrid, dict[str, float]]:
     """The fleet after budget-limited scale-down towards `need`, and its figures."""
     after = int(round(after_min * 60 / grid.step_s))
@@ -62,7 +64,8 @@ def replay(
     out.nodes = sim
     out.occupied = np.minimum(grid.occupied, sim)
     base_rm, _ = removals_and_evictions(grid.nodes, grid.occupied, grid.pods)
-    sim_rm, evicted = removals_and_evictions(sim, grid.occupied, grid.pods)
+    sim_rm, _ = removals_and_evictions(sim, grid.occupied, grid.pods)
+    caused_rm, evicted = caused_removals_and_evictions(grid.nodes, sim, grid.occupied, grid.pods)
     base_idle = float(np.clip(grid.nodes - grid.occupied, 0, None).sum() * grid.step_h)
     sim_idle = float(np.clip(sim - out.occupied, 0, None).sum() * grid.step_h)
     figures = {
@@ -71,7 +74,7 @@ def replay(
         "node_hours_removed": float(grid.node_hours().sum() - out.node_hours().sum()),
         "idle_node_hours_baseline": base_idle,
         "idle_node_hours_simulated": sim_idle,
-        "nodes_removed": sim_rm,
+        "nodes_removed": caused_rm,
         "pods_evicted": evicted,
         "mean_hours_idle_before_removal_baseline": base_idle / base_rm if base_rm else 0.0,
         "mean_hours_idle_before_removal_simulated": sim_idle / sim_rm if sim_rm else 0.0,

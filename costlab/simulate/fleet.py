@@ -1,8 +1,8 @@
 """The recorded fleet on a regular time grid: what strategies read and transform.
 
-Grain: one row per node group (nodepool x instance type x capacity type) and one column per grid
-step of `step_s` seconds. Every array value is the time-average over its step, computed exactly
-from the recorded intervals (cumulative-area interpolation, no per-second loops):
+Grain: one row per node group (cluster x nodepool x instance type x capacity type) and one column
+per grid step of `step_s` seconds. Every array value is the time-average over its step, computed
+exactly from the recorded intervals (cumulative-area interpolation, no per-second loops):
 
 - `nodes`: nodes alive (float, a fraction when a node lives part of the step)
 - `occupied`: nodes that hold at least one GPU pod
@@ -23,7 +23,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Group:
-    """One node group and its prices in USD per node-hour (floats; micros at the end)."""
+    """One node group and its prices in USD per node-hour (floats; micros at the end).
+
+    `spot_price_source` says where the spot price came from: 'zone' (recorded spot history of the
+    zones the group's nodes ran in, region-wide rows included), 'other-zones' (some nodes' zones
+    had none, so the mean of the same type's other zones in the region filled in), or '' (none).
+    """
 
     nodepool: str
     instance_type: str
@@ -35,6 +40,9 @@ class Group:
     ondemand_price_per_hour: float | None
     spot_price_per_hour: float | None  # node-hour-weighted over the zones the group used
     mean_pod_hours: float = 0.0
+    cluster: str = ""
+    region: str = ""
+    spot_price_source: str = ""
 
 
 @dataclass
@@ -120,6 +128,42 @@ def step_average(
     # before the first event the area is 0, after the last it is constant (level is 0 there)
     a = np.interp(bounds, times, area, left=0.0, right=area[-1])
     return np.diff(a) / step_s
+
+
+def step_average_rows(
+    rows: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    weights: np.ndarray,
+    n_rows: int,
+    grid_start: int,
+    step_s: int,
+    n_steps: int,
+) -> np.ndarray:
+    """(n_rows, n_steps): `step_average` for many rows at once (row index per interval).
+
+    Each interval adds its partial first and last steps directly and its full steps through a
+    difference array, so the cost is O(intervals + rows x steps) with no loop over rows.
+    """
+    out = np.zeros((n_rows, n_steps + 1))
+    if len(starts) == 0 or n_steps == 0:
+        return out[:, :-1]
+    grid_end = grid_start + step_s * n_steps
+    s = np.clip(starts.astype(np.int64), grid_start, grid_end) - grid_start
+    e = np.clip(ends.astype(np.int64), grid_start, grid_end) - grid_start
+    keep = e > s
+    r, s, e, w = rows[keep].astype(np.int64), s[keep], e[keep], weights[keep].astype(np.float64)
+    i0, i1 = s // step_s, e // step_s
+    width = n_steps + 1
+    same = i0 == i1
+    np.add.at(out.ravel(), r[same] * width + i0[same], w[same] * (e - s)[same] / step_s)
+    r, s, e, w, i0, i1 = r[~same], s[~same], e[~same], w[~same], i0[~same], i1[~same]
+    np.add.at(out.ravel(), r * width + i0, w * ((i0 + 1) * step_s - s) / step_s)
+    np.add.at(out.ravel(), r * width + i1, w * (e - i1 * step_s) / step_s)  # i1 <= n_steps
+    full = np.zeros((n_rows, n_steps + 1))
+    np.add.at(full.ravel(), r * width + i0 + 1, w)
+    np.add.at(full.ravel(), r * width + i1, -w)
+    return (out + np.cumsum(full, axis=1))[:, :-1]
 
 
 def union_intervals(

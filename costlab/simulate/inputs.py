@@ -14,7 +14,7 @@ import polars as pl
 from costlab.errors import StoreError
 from costlab.money import usd_to_micros
 from costlab.simulate.base import SimInputs
-from costlab.simulate.fleet import FleetGrid, Group, step_average, union_intervals
+from costlab.simulate.fleet import FleetGrid, Group, step_average_rows, union_intervals
 from costlab.simulate.pricing import PriceBook, snapshot_ondemand
 from costlab.store import load_sql
 
@@ -94,6 +94,7 @@ def build_inputs(
     cost = np.zeros(nodes.height)
     od = np.full(nodes.height, np.nan)
     spot = np.full(nodes.height, np.nan)
+    spot_src = np.zeros(nodes.height, dtype=np.int8)  # 1 own zone or region-wide, 2 other zones
     priced = np.zeros(nodes.height, dtype=bool)
     by_key = nodes.group_by(
         ["instance_type", "region", "zone", "capacity_type"], maintain_order=True
@@ -112,7 +113,11 @@ def build_inputs(
             od[idx] = o
         p = book.integrate(itype, region, zone, "spot", s, e)
         if p is not None:
-            spot[idx] = p
+            spot[idx], spot_src[idx] = p, 1
+        else:
+            p = book.integrate_other_zones(itype, region, "spot", s, e)
+            if p is not None:
+                spot[idx], spot_src[idx] = p, 2
     hours = (nodes["end_s"] - nodes["start_s"]).to_numpy() / 3600.0
     unpriced_hours = float(hours[~priced].sum())
     if unpriced_hours > 0:
@@ -123,14 +128,17 @@ def build_inputs(
         pl.Series("cost_usd", cost),
         pl.Series("od_usd", od),
         pl.Series("spot_usd", spot),
+        pl.Series("spot_src", spot_src),
         pl.Series("priced", priced),
         pl.Series("hours", hours),
     )
-    group_keys = ["nodepool", "instance_type", "capacity_type"]
+    group_keys = ["cluster", "nodepool", "instance_type", "capacity_type"]
     gframe = (
         nodes.group_by(group_keys)
         .agg(
             pl.col("family").first(),
+            pl.col("region").first(),
+            pl.col("spot_src").max(),
             pl.col("gpu_count").max(),
             pl.col("gpu_model").first(),
             pl.col("cost_usd").filter(pl.col("priced")).sum(),
@@ -188,6 +196,9 @@ def build_inputs(
                 ondemand_price_per_hour=row["od_usd"] / row["od_h"] if row["od_h"] > 0 else None,
                 spot_price_per_hour=row["spot_usd"] / row["spot_h"] if row["spot_h"] > 0 else None,
                 mean_pod_hours=float(mean_pod.get(row["group_idx"], 0.0)),
+                cluster=row["cluster"],
+                region=row["region"],
+                spot_price_source=("", "zone", "other-zones")[int(row["spot_src"])],
             )
         )
 
@@ -198,10 +209,7 @@ def build_inputs(
         g = frame["group_idx"].to_numpy()
         s, e = frame["start_s"].to_numpy(), frame["end_s"].to_numpy()
         w = np.ones(frame.height) if weight is None else weight
-        for gi in np.unique(g):
-            m = g == gi
-            out[gi] = step_average(s[m], e[m], w[m], start_s, step, n_steps)
-        return out
+        return step_average_rows(g, s, e, w, n_groups, start_s, step, n_steps)
 
     node_grid = grid(nodes)
     pod_grid = grid(placed)
@@ -218,23 +226,7 @@ def build_inputs(
         occupied = grid(pl.DataFrame({"group_idx": node_group[k], "start_s": s, "end_s": e}))
     else:
         occupied = np.zeros((n_groups, n_steps))
-    wl_index: list[tuple[str, int]] = []
-    wl_rows: list[np.ndarray] = []
-    for (wl, gi), part in placed.sort(["workload", "group_idx"]).group_by(
-        ["workload", "group_idx"], maintain_order=True
-    ):
-        wl_index.append((str(wl), int(gi)))
-        wl_rows.append(
-            step_average(
-                part["start_s"].to_numpy(),
-                part["end_s"].to_numpy(),
-                part["gpus"].to_numpy(),
-                start_s,
-                step,
-                n_steps,
-            )
-        )
-    wl_demand = np.vstack(wl_rows) if wl_rows else np.zeros((0, n_steps))
+    wl_index, wl_demand = workload_grid(placed, start_s, step, n_steps)
     fleet = FleetGrid(
         start_s,
         step,
@@ -261,6 +253,29 @@ def build_inputs(
     return SimInputs(
         fleet, workloads, catalog, interruptions, baseline, unpriced_hours, tuple(notes)
     )
+
+
+def workload_grid(
+    placed: pl.DataFrame, start_s: int, step: int, n_steps: int
+) -> tuple[list[tuple[str, int]], np.ndarray]:
+    """GPUs requested per (workload, group) pair and step, pairs sorted; rows of the grid."""
+    if placed.height == 0:
+        return [], np.zeros((0, n_steps))
+    pairs = placed.select("workload", "group_idx").unique().sort(["workload", "group_idx"])
+    pairs = pairs.with_row_index("row")
+    rows = placed.join(pairs, on=["workload", "group_idx"], how="left")["row"].to_numpy()
+    demand = step_average_rows(
+        rows,
+        placed["start_s"].to_numpy(),
+        placed["end_s"].to_numpy(),
+        placed["gpus"].to_numpy(),
+        pairs.height,
+        start_s,
+        step,
+        n_steps,
+    )
+    index = [(str(w), int(g)) for w, g in pairs.select("workload", "group_idx").iter_rows()]
+    return index, demand
 
 
 def _workloads(placed: pl.DataFrame, memory: pl.DataFrame, groups: list[Group]) -> pl.DataFrame:

@@ -61,6 +61,30 @@ class PriceBook:
 
         return area(ends.astype(np.float64)) - area(starts.astype(np.float64))
 
+    def integrate_other_zones(
+        self,
+        instance_type: str,
+        region: str,
+        capacity_type: str,
+        starts: np.ndarray,
+        ends: np.ndarray,
+    ) -> np.ndarray | None:
+        """USD per interval at the mean of the type's zone prices elsewhere in the region.
+
+        The fallback when a node's own zone (and the region-wide row) has no price: the same
+        instance type in the region's other zones, averaged; None when no zone has one.
+        """
+        zones = sorted(
+            z
+            for (t, r, z, c) in self._series
+            if (t, r, c) == (instance_type, region, capacity_type) and z != ""
+        )
+        parts = [
+            self.integrate(instance_type, region, z, capacity_type, starts, ends) for z in zones
+        ]
+        found = [p for p in parts if p is not None]
+        return np.mean(found, axis=0) if found else None
+
 
 def snapshot_ondemand(catalog: pl.DataFrame, region: str, instance_type: str) -> float | None:
     """The shipped us-east-1 list price for an instance type (USD/h), when the region matches."""

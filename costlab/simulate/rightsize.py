@@ -80,6 +80,29 @@ def pick(cands: pl.DataFrame, gpus_per_pod: float, need_mib: float) -> dict | No
     return fit.row(0, named=True)
 
 
+def cheapest_fits(workloads: pl.DataFrame, cands: pl.DataFrame, headroom_pct: float) -> dict:
+    """Per workload with memory samples, `pick` for all at once (one join, no loop)."""
+    need = workloads.filter(pl.col("fb_used_q_mib").is_not_null()).select(
+        "workload",
+        pl.col("gpus_per_pod").sub(1e-9).ceil().alias("min_gpus"),
+        (pl.col("fb_used_q_mib").cast(pl.Float64) * (1 + headroom_pct / 100.0)).alias("need"),
+    )
+    if need.height == 0 or cands.height == 0:
+        return {}
+    fit = (
+        need.join(cands, how="cross")
+        .filter(
+            (pl.col("gpu_count") >= pl.col("min_gpus"))
+            & (pl.col("gpu_memory_mib") >= pl.col("need"))
+        )
+        .sort(["workload", "usd_per_gpu_h", "instance_type"])
+        .group_by("workload", maintain_order=True)
+        .first()
+        .drop("min_gpus", "need")
+    )
+    return {r["workload"]: r for r in fit.iter_rows(named=True)}
+
+
 @register("rightsize")
 class Rightsize(Strategy[RightsizeSettings]):
     """Per workload: the cheapest GPU instance type whose GPU memory fits the p{memory_percentile}
@@ -94,6 +117,7 @@ class Rightsize(Strategy[RightsizeSettings]):
         """One row per workload with its pick (or why none), costs in USD over the window."""
         s = self.settings
         cands = candidates(inputs.catalog, s)
+        best_of = cheapest_fits(inputs.workloads, cands, s.headroom_pct)
         rows = []
         for w in inputs.workloads.iter_rows(named=True):
             row = {
@@ -115,7 +139,7 @@ class Rightsize(Strategy[RightsizeSettings]):
                 continue
             need = float(w["fb_used_q_mib"]) * (1 + s.headroom_pct / 100.0)
             row["need_mib"] = round(need, 1)
-            best = pick(cands, w["gpus_per_pod"], need)
+            best = best_of.get(w["workload"])
             if best is None:
                 row["reason"] = "no candidate fits"
             else:
@@ -188,6 +212,11 @@ def apply_plan(grid: FleetGrid, plan: pl.DataFrame, catalog: pl.DataFrame) -> Fl
     }
     kinds = {r["workload"]: r["kind"] for r in plan.iter_rows(named=True)}
     specs = {r["instance_type"]: r for r in catalog.iter_rows(named=True)}
+    spot_of = {
+        (g.cluster, g.instance_type): (g.spot_price_per_hour, g.spot_price_source)
+        for g in grid.groups
+        if g.spot_price_per_hour is not None
+    }
     new_index: dict[tuple[str, str], int] = {}
     extra_groups: list[Group] = []
     rows: list[dict[str, np.ndarray]] = []
@@ -204,10 +233,12 @@ def apply_plan(grid: FleetGrid, plan: pl.DataFrame, catalog: pl.DataFrame) -> Fl
         out.demand[gi] = np.clip(out.demand[gi] - d, 0.0, None)
         moved_pods = grid.pods[gi] * share
         out.pods[gi] = np.clip(out.pods[gi] - moved_pods, 0.0, None)
-        key = (old.nodepool, new_type)
+        key = (old.cluster, old.nodepool, new_type)
         if key not in new_index:
             spec = specs[new_type]
             price = float(spec["ondemand_usd_per_hour"])
+            # the recorded spot price of the new type in the same cluster, when the fleet has one
+            known = spot_of.get((old.cluster, new_type))
             extra_groups.append(
                 Group(
                     old.nodepool,
@@ -218,8 +249,11 @@ def apply_plan(grid: FleetGrid, plan: pl.DataFrame, catalog: pl.DataFrame) -> Fl
                     spec["gpu_model"],
                     price,
                     price,
-                    None,
+                    known[0] if known else None,
                     old.mean_pod_hours,
+                    cluster=old.cluster,
+                    region=old.region,
+                    spot_price_source=known[1] if known else "",
                 )
             )
             new_index[key] = len(extra_groups) - 1

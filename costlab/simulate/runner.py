@@ -70,10 +70,16 @@ def simulate_from_cli(db_path: Path, *, strategy: str, fmt: str, console: Any) -
     results = simulate(load(db_path), strategy)
     if fmt == "json":
         return render_json(results)
-    for r in results:
-        if r.assumptions:
-            console.print(
-                f"[bold]{r.strategy}[/bold] assumptions: " + "; ".join(r.assumptions),
-                highlight=False,
-            )
+    print_assumptions(results, console)
     return render_table(results)
+
+
+def print_assumptions(results: list[SimResult], console: Any) -> None:
+    """Each strategy's assumptions (and why it could say nothing, if so), one line each."""
+    for r in results:
+        if r.undefined:
+            console.print(f"[bold]{r.strategy}[/bold]: undefined: {r.undefined}", highlight=False)
+        if r.assumptions:
+            console.print(f"[bold]{r.strategy}[/bold] assumptions:", highlight=False)
+            for a in r.assumptions:
+                console.print(f"  - {a}", highlight=False, markup=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import jsonschema
@@ -16,7 +15,6 @@ from tests.simulate.crd_schema import crd_schema
 from tests.simulate.fleet_fixtures import add_memory, add_node, add_pod, add_price
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "recommend"
-UPDATE = os.environ.get("COSTLAB_UPDATE_GOLDEN") == "1"
 
 
 def fleet(conn):
@@ -86,12 +84,12 @@ def test_nodepool_contents(files):
     assert train["spec"]["disruption"]["consolidationPolicy"] == "WhenEmpty"
 
 
-def test_golden_files(files):
+def test_golden_files(files, update_golden):
     for name, text in files.items():
         path = GOLDEN / name
-        if UPDATE:
+        if update_golden:
             path.write_text(text)
-        assert path.exists(), f"missing golden {path}; run with COSTLAB_UPDATE_GOLDEN=1 and review"
+        assert path.exists(), f"missing golden {path}; run pytest --update-golden and review"
         assert text == path.read_text(), f"{name} differs from its golden file"
     assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(files)
 
@@ -140,3 +138,44 @@ def test_recommend_from_cli_writes_files(tmp_path):
     msg = recommend_from_cli(db, out=tmp_path / "out", console=Console())
     assert (tmp_path / "out" / "summary.md").read_text().startswith("# costlab recommendations")
     assert "nodepool-costlab-gpu-inference.yaml" in msg
+
+
+def test_cli_recommend_with_current_writes_the_diff(tmp_path, capsys):
+    from costlab import store
+    from costlab.cli import main
+
+    db = tmp_path / "r.duckdb"
+    conn = store.connect(db)
+    fleet(conn)
+    conn.close()
+    first, second = tmp_path / "first", tmp_path / "second"
+    main(["--db", str(db), "recommend", "--out", str(first)])
+    current = tmp_path / "current.yaml"
+    text = (first / "nodepool-costlab-gpu-inference.yaml").read_text()
+    current.write_text(text.replace("WhenEmptyOrUnderutilized", "WhenEmpty"))
+    main(["--db", str(db), "recommend", "--out", str(second), "--current", str(current)])
+    assert "nodepools.diff" in capsys.readouterr().out
+    diff = (second / "nodepools.diff").read_text()
+    assert "## NodePool costlab-gpu-inference: changed" in diff
+    assert "+  consolidationPolicy: WhenEmptyOrUnderutilized\n" in diff
+    assert "## NodePool costlab-gpu-training: new" in diff
+    # the manifests themselves do not depend on --current
+    assert sorted(p.name for p in second.iterdir()) == sorted(
+        [p.name for p in first.iterdir()] + ["nodepools.diff"]
+    )
+
+
+def test_cli_recommend_rejects_a_bad_current_manifest(tmp_path, capsys):
+    from costlab import store
+    from costlab.cli import main
+
+    db = tmp_path / "r.duckdb"
+    conn = store.connect(db)
+    fleet(conn)
+    conn.close()
+    current = tmp_path / "current.yaml"
+    current.write_text("apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: x}\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", f"{db}", "recommend", "--out", f"{tmp_path}/o", "--current", f"{current}"])
+    assert exc.value.code == 2
+    assert "current doc 1: spec: is required" in capsys.readouterr().err

@@ -9,10 +9,11 @@ import pytest
 
 from costlab.simulate import runner
 from costlab.simulate.base import STRATEGIES, UnknownStrategyError, get_strategy
-from costlab.simulate.budgets import Budget
+from costlab.simulate.budgets import Budget, removals_and_evictions
 from costlab.simulate.consolidation import Consolidation, ConsolidationSettings
 from costlab.simulate.inputs import load_inputs
 from costlab.simulate.rightsize import Rightsize
+from costlab.simulate.schedule import Schedule, ScheduleSettings
 from costlab.simulate.spot import Spot, SpotSettings
 from tests.simulate.fleet_fixtures import add_memory, add_node, add_pod, add_price
 
@@ -183,3 +184,104 @@ def test_cli_entry_on_a_file(tmp_path: Path):
     conn.close()
     out = runner.simulate_from_cli(db, strategy="consolidation", fmt="json", console=Console())
     assert json.loads(out)[0]["strategy"] == "consolidation"
+
+
+def test_spot_price_falls_back_to_other_zones_then_default_discount(fresh_db):
+    # 10 h each, inference only, no interruptions (configured 0):
+    # - g5.xlarge in us-east-1b has no spot history there, but 1a ($0.40) and 1c ($0.60) do:
+    #   the mean of the region's other zones, $0.50/h -> $5.00;
+    # - g5.2xlarge ($1.212 on-demand) has no spot price in any zone: default 50 % -> $0.606/h.
+    # baseline 10.06 + 12.12 = $22.18; simulated 5.00 + 6.06 = $11.06; saved $11.12.
+    add_price(fresh_db, "g5.xlarge", G5)
+    add_price(fresh_db, "g5.2xlarge", 1_212_000)
+    for zone, usd in (("us-east-1a", 400_000), ("us-east-1c", 600_000)):
+        add_price(fresh_db, "g5.xlarge", usd, ctype="spot", zone=zone, source="spot-history")
+    add_node(fresh_db, "n1", 0, 10, zone="us-east-1b")
+    add_pod(fresh_db, "llm-7b-abc12", "n1", 0, 10)
+    add_node(fresh_db, "n2", 0, 10, itype="g5.2xlarge")
+    add_pod(fresh_db, "ranker-abc12", "n2", 0, 10)
+    inputs = load_inputs(fresh_db)
+    assert [g.spot_price_source for g in inputs.fleet.groups] == ["", "other-zones"]
+    quiet = {"interruption_source": "configured", "default_interruptions_per_node_day": 0}
+    res = Spot(SpotSettings(**quiet)).run(inputs)
+    assert res.baseline_cost_usd_micros == 22_180_000
+    assert res.simulated_cost_usd_micros == 11_060_000
+    sources = {d["instance_type"]: d["spot_price_source"] for d in res.details}
+    assert sources == {"g5.xlarge": "other-zones", "g5.2xlarge": "default 50% discount"}
+    assert res.metrics["inference_gpu_hours_on_spot_pct"] == pytest.approx(100.0)
+    assert res.metrics["inference_gpu_hours_on_spot_pct_baseline"] == 0.0
+    text = "; ".join(res.assumptions)
+    assert "on-demand minus a default 50% discount" in text
+    assert "spot price from the default discount: c1/gpu/g5.2xlarge" in text
+    assert "spot price from other zones of the region: c1/gpu/g5.xlarge" in text
+    # no default: g5.2xlarge stays on-demand and half the inference GPU-hours are not on spot
+    strict = Spot(SpotSettings(**quiet, default_spot_discount_pct=None)).run(inputs)
+    assert strict.simulated_cost_usd_micros == 5_000_000 + 12_120_000
+    assert strict.metrics["inference_gpu_hours_on_spot_pct"] == pytest.approx(50.0)
+    assert "left on on-demand (no spot price): c1/gpu/g5.2xlarge" in "; ".join(strict.assumptions)
+
+
+def test_schedule_stops_notebooks_off_hours_in_cluster_local_time(fresh_db):
+    # us-east-1 -> America/New_York (EST, UTC-5 on Mon 2 March 2026). Window Mon 00:00-24:00 UTC.
+    # Business hours 08:00-18:00 local = 13:00-23:00 UTC; off-hours = 0-13 and 23-24 UTC = 14 h.
+    # n1 serves inference all day (kept: kinds not listed keep their demand).
+    # n2 runs a notebook all day; notebooks keep 0 % off-hours. consolidateAfter off-hours is
+    # 15 min (the first 15 min wait, like any surplus at the start), budgets allow 1 node:
+    # n2 lives 00:00-00:15, comes back at 13:00 (demand returns), goes at 23:15 -> 10.5 h.
+    # off-hours node-hours: recorded 14 + 14 = 28; simulated 14 + 0.25 + 0.25 = 14.5
+    # reduction 1 - 14.5/28 = 48.2142857 %; saved 13.5 h x $1.006 = $13.581.
+    add_price(fresh_db, "g5.xlarge", G5)
+    add_node(fresh_db, "n1", 0, 24)
+    add_pod(fresh_db, "llm-7b-abc12", "n1", 0, 24)
+    add_node(fresh_db, "n2", 0, 24)
+    add_pod(fresh_db, "jupyter-abc12", "n2", 0, 24, ns="sandbox", kind="notebook")
+    inputs = load_inputs(fresh_db)
+    res = Schedule().run(inputs)
+    m = res.metrics
+    assert m["offhours_node_hours_baseline"] == pytest.approx(28.0)
+    assert m["offhours_node_hours_simulated"] == pytest.approx(14.5)
+    assert m["offhours_reduction_pct"] == pytest.approx(100 * (1 - 14.5 / 28))
+    assert m["offhours_reduction_pct_idle_removal_only"] == pytest.approx(0.0)
+    assert m["offhours_cost_reduction_pct"] == pytest.approx(100 * (1 - 14.5 / 28))
+    assert m["offhours_target_met"] == 0.0
+    assert res.savings_usd_micros == 13_581_000
+    assert res.risk["pods_evicted"] == 0  # stopped on schedule, not evicted
+    text = "; ".join(res.assumptions)
+    assert "c1=America/New_York" in text
+    assert "28.0 recorded -> 14.5 simulated = 48.2% (goal >= 50%: not met)" in text
+    assert "notebook 0%" in text
+    # keeping notebooks all night: nothing is idle, nothing changes
+    keep = Schedule(ScheduleSettings(offhours_demand_ratio={})).run(inputs)
+    assert keep.metrics["offhours_reduction_pct"] == pytest.approx(0.0)
+    assert keep.savings_usd_micros == 0
+
+
+def test_combined_does_not_count_rightsize_shrinkage_as_evictions(fresh_db):
+    # A p4d (8 GPUs) runs a 4-GPU trainer (no memory samples: stays) and llm-7b pods, 1 GPU each,
+    # 0-10 h and 5-10 h, 12 GiB used: rightsize moves llm-7b to g5.xlarge. The p4d group then
+    # keeps 1 - 1/8 node for 0-5 h and 1 - 2/8 for 5-10 h (request-based). That 1/8 step down at
+    # 5 h is demand leaving, not consolidation. Counted as a removal of a busy node it would have
+    # "evicted" 1/8 node x 2 pods / 0.75 node = 1/3 pod (rightsize leaves pods in proportion to
+    # GPUs: 3 pods x 4/6 GPUs = 2 at 5 h). Consolidation keeps everything here
+    # (the trainer needs the p4d; each g5 holds its pod), so it evicts nobody.
+    add_price(fresh_db, "p4d.24xlarge", 21_957_642)
+    add_price(fresh_db, "g5.xlarge", G5)
+    add_node(fresh_db, "p1", 0, 10, itype="p4d.24xlarge", gpus=8, gpu_model="A100", mem=40960)
+    add_pod(fresh_db, "trainer-abc12", "p1", 0, 10, ns="research", gpus=4, kind="training")
+    for pod, start in (("llm-7b-abc12", 0), ("llm-7b-def34", 5)):
+        add_pod(fresh_db, pod, "p1", start, 10)
+        add_memory(fresh_db, pod, "p1", "serving", [12288] * 30, start_h=start)
+    inputs = load_inputs(fresh_db)
+    resized = Rightsize().run(inputs)
+    assert resized.risk["workloads_moved"] == 1
+    fleet = resized.fleet
+    p4d = [g.instance_type for g in fleet.groups].index("p4d.24xlarge")
+    assert fleet.nodes[p4d, 0] == pytest.approx(0.875)
+    assert fleet.nodes[p4d, -1] == pytest.approx(0.75)
+    # what the old count (every drop of an occupied node) made of it
+    _, phantom = removals_and_evictions(fleet.nodes, fleet.occupied, fleet.pods)
+    assert phantom == pytest.approx(0.125 * 2 / 0.75)
+    results = {r.strategy: r for r in runner.simulate(inputs, "all")}
+    assert results["consolidation"].risk["pods_evicted"] == 0
+    assert results["all"].risk["consolidation.pods_evicted"] == 0
+    assert results["all"].risk["schedule.pods_evicted"] == 0
