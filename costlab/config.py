@@ -16,11 +16,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
 from costlab.errors import UsageError
 
-S = TypeVar("S", bound=BaseSettings)
+S = TypeVar("S", bound=BaseModel)
 
 
 def config_path() -> Path | None:
@@ -56,7 +57,8 @@ def settings_for(cls: type[S], name: str, **overrides: Any) -> S:
     """Build `cls`: command-line overrides, then environment variables, then the file's [name]
     table, then the model's defaults."""
     prefix = str(cls.model_config.get("env_prefix", "")).upper()
-    from_file = {k: v for k, v in section(name).items() if f"{prefix}{k.upper()}" not in os.environ}
+    reads_env = issubclass(cls, BaseSettings)
+    from_file = {k: v for k, v in section(name).items() if not (reads_env and f"{prefix}{k.upper()}" in os.environ)}
     try:
         return cls(**{**from_file, **overrides})
     except ValueError as exc:
@@ -72,10 +74,11 @@ SECTIONS: dict[str, str] = {
     "rules": "costlab.emit.rules_settings:RulesSettings",
     "exporter": "costlab.emit.exporter:ExporterSettings",
     "focus": "costlab.report.focus:FocusSettings",
+    "simulate": "costlab.simulate.combined:CombinedSettings",
 }
 
 
-def section_model(name: str) -> type[BaseSettings]:
+def section_model(name: str) -> type[BaseModel]:
     import importlib
 
     module, _, cls = SECTIONS[name].partition(":")
@@ -110,12 +113,33 @@ def _toml_value(value: Any) -> str | None:
     return json.dumps(str(value))
 
 
-def example_toml() -> str:
-    """costlab.example.toml: every section and key with its default and meaning, from the models."""
+def _model_lines(model: type[BaseModel], prefix: str, table: str) -> list[str]:
+    """Key lines of one table; nested settings models become [table.key] sub-tables after it."""
     import textwrap
 
     from pydantic import SecretStr
 
+    lines: list[str] = []
+    nested: list[tuple[str, type[BaseModel], str]] = []
+    for key, field in model.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            nested.append((key, type(default), field.description or ""))
+            continue
+        lines += [f"# {text}" for text in textwrap.wrap(field.description or "", 96)]
+        if "SecretStr" in str(field.annotation):
+            lines.append(f"# {key}: secret, set {prefix}{key.upper()} in the environment")
+            continue
+        rendered = _toml_value(default.get_secret_value() if isinstance(default, SecretStr) else default)
+        lines.append(f"{key} = {rendered}" if rendered is not None else f"# {key} = (unset)")
+    for key, sub, description in nested:
+        lines += ["", f"[{table}.{key}]"] + [f"# {t}" for t in textwrap.wrap(description, 96)]
+        lines += _model_lines(sub, prefix, f"{table}.{key}")
+    return lines
+
+
+def example_toml() -> str:
+    """costlab.example.toml: every section and key with its default and meaning, from the models."""
     lines = [
         "# costlab configuration: copy to costlab.toml (or point COSTLAB_CONFIG at it).",
         "# Every key shows its default. Environment variables override the file; secrets are only",
@@ -124,16 +148,8 @@ def example_toml() -> str:
     for name in SECTIONS:
         model = section_model(name)
         prefix = str(model.model_config.get("env_prefix", "")).upper()
-        lines += ["", f"[{name}]", f"# environment: {prefix}<KEY>"]
-        for key, field in model.model_fields.items():
-            for text in textwrap.wrap(field.description or "", 96):
-                lines.append(f"# {text}")
-            if field.annotation is SecretStr or "SecretStr" in str(field.annotation):
-                lines.append(f"# {key}: secret, set {prefix}{key.upper()} in the environment")
-                continue
-            default = field.get_default(call_default_factory=True)
-            rendered = _toml_value(default.get_secret_value() if isinstance(default, SecretStr) else default)
-            lines.append(f"{key} = {rendered}" if rendered is not None else f"# {key} = (unset)")
+        where = f"environment: {prefix}<KEY>" if issubclass(model, BaseSettings) else "file only (no environment)"
+        lines += ["", f"[{name}]", f"# {where}"] + _model_lines(model, prefix, name)
     return "\n".join(lines) + "\n"
 
 

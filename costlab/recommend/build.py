@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from costlab.simulate.base import SimInputs, SimResult
-from costlab.simulate.consolidation import ConsolidationSettings
+from costlab.simulate.combined import CombinedSettings
 from costlab.simulate.schedule import ScheduleSettings
 
 NODECLASS = "costlab-gpu"
@@ -182,12 +182,17 @@ def scaling_headroom(inputs: SimInputs, min_headroom: float = 0.3) -> list[tuple
     return out
 
 
-def build(inputs: SimInputs, results: list[SimResult], cluster: str = "costlab") -> Recommendations:
-    """NodePools per workload kind, the EC2NodeClass, ScaledObjects, and the ranking by $/month."""
+def build(
+    inputs: SimInputs, results: list[SimResult], cluster: str = "costlab", settings: CombinedSettings | None = None
+) -> Recommendations:
+    """NodePools per workload kind, the EC2NodeClass, ScaledObjects, and the ranking by $/month.
+
+    Schedules and consolidateAfter come from the same settings the simulation ran with."""
     by = {r.strategy: r for r in results}
     rec = Recommendations()
-    sched = ScheduleSettings()
-    cons = ConsolidationSettings()
+    cfg = settings or CombinedSettings()
+    sched = cfg.schedule
+    cons = cfg.consolidation
     picks = sorted(
         {
             d["recommended_type"]

@@ -5,20 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from costlab.config import settings_for
 from costlab.errors import UsageError
 from costlab.recommend.build import Recommendations, build
 from costlab.recommend.diff import diff_nodepools
 from costlab.recommend.emit import files
 from costlab.simulate import runner as sim_runner
 from costlab.simulate.base import SimInputs
+from costlab.simulate.combined import CombinedSettings
 
 
 def recommend(
-    inputs: SimInputs, current_text: str | None = None
+    inputs: SimInputs, current_text: str | None = None, settings: CombinedSettings | None = None
 ) -> tuple[Recommendations, dict[str, str]]:
     """Recommendations and the files to write (name -> text), pure."""
-    results = sim_runner.simulate(inputs, "all")
-    rec = build(inputs, results)
+    cfg = settings or CombinedSettings()
+    results = sim_runner.simulate(inputs, "all", cfg)
+    rec = build(inputs, results, settings=cfg)
     combined = next(r for r in results if r.strategy == "all")
     out = files(rec, combined.savings_per_month_usd_micros)
     if current_text is not None:
@@ -33,7 +36,7 @@ def recommend_from_cli(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")
     text = current.read_text() if current is not None else None
-    _, written = recommend(sim_runner.load(db_path), text)
+    _, written = recommend(sim_runner.load(db_path), text, settings_for(CombinedSettings, "simulate"))
     out.mkdir(parents=True, exist_ok=True)
     for name, content in written.items():
         (out / name).write_text(content)

@@ -9,8 +9,10 @@ from typing import Any
 from rich.table import Table
 
 from costlab import store
+from costlab.config import settings_for
 from costlab.money import micros_to_usd
 from costlab.simulate.base import STRATEGIES, SimInputs, SimResult, get_strategy
+from costlab.simulate.combined import CombinedSettings
 from costlab.simulate.inputs import LoadSettings, load_inputs
 
 SINGLES = ("rightsize", "consolidation", "schedule", "spot")
@@ -24,11 +26,15 @@ def load(db_path: Path | str, settings: LoadSettings | None = None) -> SimInputs
         conn.close()
 
 
-def simulate(inputs: SimInputs, strategy: str = "all") -> list[SimResult]:
-    """The named strategy's result; for `all`, every single strategy and then the chained one."""
+def simulate(inputs: SimInputs, strategy: str = "all", settings: CombinedSettings | None = None) -> list[SimResult]:
+    """The named strategy's result; for `all`, every single strategy and then the chained one.
+
+    `settings` ([simulate] in costlab.toml) holds one table per strategy; `all` chains them.
+    """
     get_strategy(strategy)  # raises with the valid names
+    cfg = settings or CombinedSettings()
     names = [*SINGLES, "all"] if strategy == "all" else [strategy]
-    return [STRATEGIES[n]().run(inputs) for n in names]
+    return [STRATEGIES[n](cfg if n == "all" else getattr(cfg, n)).run(inputs) for n in names]
 
 
 def _usd(micros: int) -> str:
@@ -67,7 +73,7 @@ def render_json(results: list[SimResult]) -> str:
 
 def simulate_from_cli(db_path: Path, *, strategy: str, fmt: str, console: Any) -> Any:
     """CLI entry: `costlab simulate --strategy NAME --format table|json`."""
-    results = simulate(load(db_path), strategy)
+    results = simulate(load(db_path), strategy, settings_for(CombinedSettings, "simulate"))
     if fmt == "json":
         return render_json(results)
     print_assumptions(results, console)
