@@ -1,0 +1,1 @@
+"""The costlab Streamlit dashboard (read-only on the database)."""

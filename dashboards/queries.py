@@ -1,0 +1,149 @@
+"""The dashboard's only door to the database: named SQL files, bound parameters, tenant scope.
+
+Every query is `sql/dashboard/<name>.sql`, run on a read-only connection with bound parameters.
+The tenant scope (`Scope.tenant`) is bound as `$tenant` into every query and callers cannot
+override it: a SQL file that does not use `$tenant` is refused, and so is a caller that passes
+`tenant` itself. Filter values (clusters, teams, dimension names) are bound too, never spliced.
+Results are cached with `st.cache_data`, keyed on the database file's mtime and size, so a new
+collector run invalidates them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from costlab import store
+from costlab.errors import StoreError
+
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+DIMENSIONS = ("cluster", "nodepool", "capacity_type", "gpu_model")
+IDLE_POLICIES = ("separate", "share")
+GRAINS = ("session", "user", "trace")
+
+
+class QueryError(Exception):
+    """A dashboard query was built wrongly (missing scope, unknown parameter, bad value)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Global filters: half-open UTC window plus optional cluster and team lists (empty = all)."""
+
+    start: datetime
+    end: datetime
+    clusters: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "clusters": list(self.clusters),
+            "teams": list(self.teams),
+        }
+
+
+def _db_stamp(path: str) -> tuple[int, int]:
+    p = Path(path)
+    if not p.is_file():
+        raise StoreError(
+            f"database {path} does not exist yet: run `costlab demo` or a collector first"
+        )
+    stat = p.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached_query(
+    path: str, stamp: tuple[int, int], name: str, params: tuple[tuple[str, Any], ...]
+) -> pd.DataFrame:
+    del stamp  # only part of the cache key
+    return _execute(path, name, _thawed(dict(params)))
+
+
+def _execute(path: str, name: str, params: dict[str, Any]) -> pd.DataFrame:
+    conn = store.connect(path, read_only=True)
+    try:
+        return conn.execute(store.load_sql(f"dashboard/{name}"), params).df()
+    except duckdb.CatalogException:
+        # a file that is not (yet) a costlab database: behave like an empty one
+        return pd.DataFrame()
+    finally:
+        conn.close()
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _thaw(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class Queries:
+    """Named queries against one database, always inside one tenant scope (None = whole fleet)."""
+
+    db_path: str
+    tenant: str | None = None
+    cache: bool = field(default=True, compare=False)
+
+    def run(self, name: str, filters: Filters | None = None, **params: Any) -> pd.DataFrame:
+        """Run sql/dashboard/<name>.sql with the scope, the filters and `params` bound."""
+        if "tenant" in params:
+            raise QueryError("the tenant scope is fixed by the session, not by a caller")
+        sql = store.load_sql(f"dashboard/{name}")
+        used = set(_PARAM.findall(sql))
+        if "tenant" not in used:
+            raise QueryError(f"sql/dashboard/{name}.sql does not apply the tenant scope ($tenant)")
+        bound: dict[str, Any] = {
+            **(filters.params() if filters else {}),
+            **params,
+            "tenant": self.tenant,
+        }
+        missing = used - bound.keys()
+        if missing:
+            raise QueryError(
+                f"sql/dashboard/{name}.sql needs parameter(s) {', '.join(sorted(missing))}"
+            )
+        bound = {k: v for k, v in bound.items() if k in used}
+        if not self.cache:
+            return _execute(self.db_path, name, bound)
+        frozen = tuple(sorted((k, _freeze(v)) for k, v in bound.items()))
+        df = _cached_query(self.db_path, _db_stamp(self.db_path), name, frozen)
+        return df.copy()
+
+    # --- named helpers with allow-listed choices -------------------------------------------
+
+    def options(self) -> pd.DataFrame:
+        return self.run("options")
+
+    def breakdown(self, filters: Filters, dim: str) -> pd.DataFrame:
+        if dim not in DIMENSIONS:
+            raise QueryError(f"dimension must be one of {', '.join(DIMENSIONS)}")
+        return self.run("overview_breakdown", filters, dim=dim)
+
+    def tenants(self, filters: Filters, idle: str = "separate") -> pd.DataFrame:
+        if idle not in IDLE_POLICIES:
+            raise QueryError(f"idle policy must be one of {', '.join(IDLE_POLICIES)}")
+        return self.run("tenants", filters, idle=idle)
+
+    def session_costs(self, filters: Filters, grain: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if grain not in GRAINS:
+            raise QueryError(f"grain must be one of {', '.join(GRAINS)}")
+        return (
+            self.run("tokens_cost_histogram", filters, grain=grain),
+            self.run("tokens_cost_quantiles", filters, grain=grain),
+        )
+
+
+def _thawed(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: _thaw(v) for k, v in params.items()}
