@@ -21,6 +21,8 @@ import pandas as pd
 import streamlit as st
 
 from costlab import store
+from costlab.allocate.settings import AllocateSettings
+from costlab.config import settings_for
 from costlab.errors import StoreError
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
@@ -69,10 +71,22 @@ def _cached_query(
     return _execute(path, name, _thawed(dict(params)))
 
 
+# Engine queries the dashboard may run as they are, so its figures are the CLI's figures.
+ENGINE_QUERIES = frozenset({"allocate/report_by"})
+
+
+def _sql_name(name: str) -> str:
+    if "/" in name:
+        if name not in ENGINE_QUERIES:
+            raise QueryError(f"{name} is not a query the dashboard may run")
+        return name
+    return f"dashboard/{name}"
+
+
 def _execute(path: str, name: str, params: dict[str, Any]) -> pd.DataFrame:
     conn = store.connect(path, read_only=True)
     try:
-        return conn.execute(store.load_sql(f"dashboard/{name}"), params).df()
+        return conn.execute(store.load_sql(_sql_name(name)), params).df()
     except duckdb.CatalogException:
         # a file that is not (yet) a costlab database: behave like an empty one
         return pd.DataFrame()
@@ -100,10 +114,10 @@ class Queries:
         """Run sql/dashboard/<name>.sql with the scope, the filters and `params` bound."""
         if "tenant" in params:
             raise QueryError("the tenant scope is fixed by the session, not by a caller")
-        sql = store.load_sql(f"dashboard/{name}")
+        sql = store.load_sql(_sql_name(name))
         used = set(_PARAM.findall(sql))
         if "tenant" not in used:
-            raise QueryError(f"sql/dashboard/{name}.sql does not apply the tenant scope ($tenant)")
+            raise QueryError(f"sql/{_sql_name(name)}.sql does not apply the tenant scope ($tenant)")
         bound: dict[str, Any] = {
             **(filters.params() if filters else {}),
             **params,
@@ -112,7 +126,7 @@ class Queries:
         missing = used - bound.keys()
         if missing:
             raise QueryError(
-                f"sql/dashboard/{name}.sql needs parameter(s) {', '.join(sorted(missing))}"
+                f"sql/{_sql_name(name)}.sql needs parameter(s) {', '.join(sorted(missing))}"
             )
         bound = {k: v for k, v in bound.items() if k in used}
         if not self.cache:
@@ -134,7 +148,8 @@ class Queries:
     def tenants(self, filters: Filters, idle: str = "separate") -> pd.DataFrame:
         if idle not in IDLE_POLICIES:
             raise QueryError(f"idle policy must be one of {', '.join(IDLE_POLICIES)}")
-        return self.run("tenants", filters, idle=idle)
+        scope = settings_for(AllocateSettings, "allocate").idle_share_scope
+        return self.run("allocate/report_by", filters, by="team", label_key="", idle=idle, scope=scope)
 
     def session_costs(self, filters: Filters, grain: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         if grain not in GRAINS:

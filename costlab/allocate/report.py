@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -71,26 +72,39 @@ def report_by(
     idle: str = "separate",
     scope: str = "cluster",
     tenant: str | None = None,
+    clusters: Sequence[str] = (),
+    teams: Sequence[str] = (),
 ) -> list[TenantRow]:
+    """Allocation grouped by `by` (see sql/allocate/report_by.sql); `tenant` restricts the result
+    to one tenant's row, `clusters` / `teams` filter (empty = all)."""
+    rows = conn.execute(load_sql("allocate/report_by"), report_params(window, by, idle, scope, tenant, clusters, teams))
+    names = [d[0] for d in rows.description]
+    out = []
+    for values in rows.fetchall():
+        r = dict(zip(names, values, strict=True))
+        out.append(TenantRow(
+            tenant=r["tenant"], gpu_hours=float(r["gpu_hours"] or 0),
+            gpu_hours_used=None if r["gpu_hours_used"] is None else float(r["gpu_hours_used"]),
+            idle_gpu_hours=float(r["idle_gpu_hours"] or 0), own_cost_usd_micros=int(r["own_cost_usd_micros"]),
+            idle_share_usd_micros=int(r["idle_share_usd_micros"]), cost_usd_micros=int(r["cost_usd_micros"]),
+            gpu_hours_requested=float(r["gpu_hours_requested"] or 0),
+            a100_equiv_gpu_hours=None if r["a100_equiv_gpu_hours"] is None else float(r["a100_equiv_gpu_hours"]),
+        ))
+    return out
+
+
+def report_params(
+    window: Window, by: str = "team", idle: str = "separate", scope: str = "cluster", tenant: str | None = None,
+    clusters: Sequence[str] = (), teams: Sequence[str] = (),
+) -> dict:
+    """Validated, bound parameters of sql/allocate/report_by.sql."""
     kind, label_key = parse_by(by)
     if idle not in IDLE_POLICIES:
         raise UsageError(f"--idle must be one of {', '.join(IDLE_POLICIES)}")
     if scope not in SHARE_SCOPES:
         raise UsageError(f"idle share scope must be one of {', '.join(SHARE_SCOPES)}")
     aligned = window.hour_aligned()
-    rows = conn.execute(
-        load_sql("allocate/report_by"),
-        {
-            "start": aligned.start, "end": aligned.end, "by": kind, "label_key": label_key or "",
-            "idle": idle, "scope": scope, "tenant_filter": tenant,
-        },
-    ).fetchall()
-    return [
-        TenantRow(
-            tenant=r[0], gpu_hours=float(r[1] or 0), gpu_hours_used=None if r[2] is None else float(r[2]),
-            idle_gpu_hours=float(r[3] or 0), own_cost_usd_micros=int(r[4]), idle_share_usd_micros=int(r[5]),
-            cost_usd_micros=int(r[6]), gpu_hours_requested=float(r[7] or 0),
-            a100_equiv_gpu_hours=None if r[8] is None else float(r[8]),
-        )
-        for r in rows
-    ]
+    return {
+        "start": aligned.start, "end": aligned.end, "by": kind, "label_key": label_key or "", "idle": idle,
+        "scope": scope, "tenant": tenant, "clusters": list(clusters), "teams": list(teams),
+    }

@@ -4,12 +4,17 @@
 -- Grain: one row per tenant. Inputs: allocation, pod_labels, namespace_labels.
 -- Parameters: $start, $end (hour-aligned window), $by (team | namespace | nodepool | cluster |
 --   model | label), $label_key (label name for $by = 'label'), $idle ('separate' | 'share'),
---   $scope ('cluster' | 'nodepool': where idle is shared), $tenant_filter (NULL = all).
+--   $scope ('cluster' | 'nodepool': where idle is shared), $tenant (NULL = all; a tenant-scoped
+--   reader gets only its own row, its idle share still computed against its whole scope),
+--   $clusters (VARCHAR[]; empty = all clusters), $teams (VARCHAR[]; empty = all tenants).
+-- One implementation for the CLI, reports and the dashboard's chargeback page.
 -- Output: tenant, gpu_hours (charged: requested, or max(requested, used) in usage mode),
 --   gpu_hours_used, idle_gpu_hours, own_cost_usd_micros (GPU + CPU/RAM share of node cost),
 --   idle_share_usd_micros, cost_usd_micros (= own + idle share), gpu_hours_requested,
 --   a100_equiv_gpu_hours (gpu_hours x the GPU model's throughput relative to an A100; GPU models
---   missing from gpu_throughput count as NULL, so the sum is a lower bound then).
+--   missing from gpu_throughput count as NULL, so the sum is a lower bound then);
+--   for display: total_cost_usd_micros (sum over the returned rows), cost_usd (DOUBLE),
+--   efficiency_pct (used / charged GPU-hours x 100), idle_share_pct (idle share / cost x 100).
 WITH base AS (
     SELECT a.*,
            CASE WHEN a.pod = '__idle__' THEN '__idle__'
@@ -28,6 +33,7 @@ WITH base AS (
     LEFT JOIN namespace_labels nl
       ON $by = 'label' AND nl.cluster = a.cluster AND nl.namespace = a.namespace AND nl.key = $label_key
     WHERE a.window_start_ts >= $start AND a.window_start_ts < $end
+      AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
 ),
 per_scope AS (
     SELECT share_scope, tenant,
@@ -73,18 +79,27 @@ rows AS (
     LEFT JOIN shared_scopes ss ON ss.share_scope = p.share_scope
     -- a scope's idle row disappears once its cost has been shared out
     WHERE NOT (p.tenant = '__idle__' AND ss.share_scope IS NOT NULL)
+),
+out AS (
+    SELECT tenant,
+           sum(gpu_hours) AS gpu_hours,
+           sum(gpu_hours_used) AS gpu_hours_used,
+           sum(idle_gpu_hours) AS idle_gpu_hours,
+           CAST(sum(own_cost_usd_micros) AS BIGINT) AS own_cost_usd_micros,
+           CAST(sum(idle_share_usd_micros) AS BIGINT) AS idle_share_usd_micros,
+           CAST(sum(own_cost_usd_micros + idle_share_usd_micros) AS BIGINT) AS cost_usd_micros,
+           sum(gpu_hours_requested) AS gpu_hours_requested,
+           sum(a100_equiv_gpu_hours) AS a100_equiv_gpu_hours
+    FROM rows
+    WHERE ($tenant IS NULL OR tenant = $tenant)
+      AND (len($teams) = 0 OR list_contains($teams, tenant))
+    GROUP BY tenant
+    HAVING sum(own_cost_usd_micros + idle_share_usd_micros) <> 0 OR sum(gpu_hours) > 0
 )
-SELECT tenant,
-       sum(gpu_hours) AS gpu_hours,
-       sum(gpu_hours_used) AS gpu_hours_used,
-       sum(idle_gpu_hours) AS idle_gpu_hours,
-       CAST(sum(own_cost_usd_micros) AS BIGINT) AS own_cost_usd_micros,
-       CAST(sum(idle_share_usd_micros) AS BIGINT) AS idle_share_usd_micros,
-       CAST(sum(own_cost_usd_micros + idle_share_usd_micros) AS BIGINT) AS cost_usd_micros,
-       sum(gpu_hours_requested) AS gpu_hours_requested,
-       sum(a100_equiv_gpu_hours) AS a100_equiv_gpu_hours
-FROM rows
-WHERE $tenant_filter IS NULL OR tenant = $tenant_filter
-GROUP BY tenant
-HAVING sum(own_cost_usd_micros + idle_share_usd_micros) <> 0 OR sum(gpu_hours) > 0
+SELECT *,
+       CAST(sum(cost_usd_micros) OVER () AS BIGINT) AS total_cost_usd_micros,
+       cost_usd_micros / 1e6 AS cost_usd,
+       100 * gpu_hours_used / nullif(gpu_hours, 0) AS efficiency_pct,
+       100 * CAST(idle_share_usd_micros AS DOUBLE) / nullif(cost_usd_micros, 0) AS idle_share_pct
+FROM out
 ORDER BY cost_usd_micros DESC, tenant;
