@@ -227,11 +227,14 @@ def report(
 def dashboard(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the Streamlit server.")] = 8501,
     tenant: Annotated[str | None, typer.Option(help="Tenant-scoped mode: only this tenant's rows are queried.")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Address to listen on, e.g. 127.0.0.1 (default: Streamlit's, all interfaces).")
+    ] = None,
 ) -> None:
     """Start the Streamlit FinOps dashboard on the database (read-only)."""
     from costlab import pipeline
 
-    pipeline.run_dashboard(state.db, port=port, tenant=tenant)
+    pipeline.run_dashboard(state.db, port=port, tenant=tenant, address=address)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,6 @@ Reads tables, calls the engine, writes results. No SQL and no arithmetic on mone
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,8 +57,11 @@ def run_demo(db: Path, *, days: int, seed: int, console: Any) -> Any:
     return demo_run.run(db, days=days, seed=seed, console=console)
 
 
-def run_dashboard(db: Path, *, port: int, tenant: str | None) -> None:
-    """Start Streamlit on dashboards/app.py, read-only on `db`."""
+def run_dashboard(db: Path, *, port: int, tenant: str | None, address: str | None = None) -> None:
+    """Replace this process with Streamlit serving dashboards/app.py, read-only on `db`.
+
+    exec rather than a child process: signals (Ctrl-C, a pod's SIGTERM) reach Streamlit directly
+    and no orphan server is left behind."""
     app = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
     if not app.is_file():
         raise StoreError(f"dashboard app not found at {app}")
@@ -72,4 +74,7 @@ def run_dashboard(db: Path, *, port: int, tenant: str | None) -> None:
         sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]
-    subprocess.run(cmd, env=env, check=False)
+    if address:
+        cmd += ["--server.address", address]
+    sys.stdout.flush()
+    os.execve(sys.executable, cmd, env)

@@ -22,13 +22,15 @@ def dashboard_server(
 ) -> Iterator[str]:
     """Yield the base URL of a running dashboard; the process group is ended afterwards."""
     port = free_port()
-    cmd = [sys.executable, "-m", "costlab.cli", "--db", str(db), "dashboard", "--port", str(port)]
+    cmd = [
+        sys.executable, "-m", "costlab.cli", "--db", str(db), "dashboard", "--port", str(port),
+        "--address", "127.0.0.1",
+    ]
     if tenant:
         cmd += ["--tenant", tenant]
     full_env = dict(
         os.environ,
         **(env or {}),
-        STREAMLIT_SERVER_ADDRESS="127.0.0.1",
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
     )
     proc = subprocess.Popen(
