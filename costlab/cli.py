@@ -174,6 +174,22 @@ def allocate(
 
 
 @app.command()
+def tokens(
+    start: Annotated[str | None, typer.Option(help="ISO start (default: start of recorded data).")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO end, exclusive (default: end of recorded data).")] = None,
+    by: Annotated[str, typer.Option(help="model | trace | session | user | tenant")] = "model",
+    match: Annotated[str, typer.Option(help="Join GPU cost to LangFuse by pod label model or deployment.")] = "model",
+    limit: Annotated[int, typer.Option(min=1, help="Rows for trace/session/user/tenant, most expensive first.")] = 50,
+    fmt: Annotated[TableOrJson, typer.Option("--format", help="Output format.")] = TableOrJson.table,
+) -> None:
+    """What a token really costs: GPU $ per 1M input/output tokens by model, or per trace/session/user/tenant."""
+    from costlab import pipeline, render
+
+    result = pipeline.tokens(state.db, start=start, end=end, by=by, match=match, limit=limit)
+    _show(render.tokens(result, fmt.value))
+
+
+@app.command()
 def simulate(
     strategy: Annotated[StrategyName, typer.Option(help="Strategy to replay on the recorded history.")] = StrategyName.all,
     fmt: Annotated[TableOrJson, typer.Option("--format", help="Output format.")] = TableOrJson.table,

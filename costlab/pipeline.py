@@ -12,6 +12,7 @@ from typing import Any
 
 from costlab import store
 from costlab.allocate import report as alloc_report
+from costlab.allocate import tokens as tokens_mod
 from costlab.allocate.gpu import allocate_window, data_bounds
 from costlab.allocate.settings import AllocateSettings
 from costlab.config import settings_for
@@ -46,6 +47,25 @@ def allocate(
         window=window, by=by, idle=idle, total_node_cost_usd_micros=run.total_node_cost_usd_micros,
         unpriced_node_hours=run.unpriced_node_hours, rows=rows,
     )
+
+
+def tokens(
+    db: Path, *, start: str | None = None, end: str | None = None, by: str = "model", match: str = "model",
+    limit: int = 50,
+) -> tokens_mod.TokenReport:
+    """Token economics over the allocation already computed for the window (read-only)."""
+    if by not in ("model", *tokens_mod.LEVELS):
+        raise UsageError(f"--by must be model or one of {', '.join(tokens_mod.LEVELS)}")
+    settings = settings_for(AllocateSettings, "allocate")
+    conn = store.connect(db, read_only=True)
+    try:
+        window, _ = resolve_window(conn, start, end)
+        if by == "model":
+            return tokens_mod.TokenReport(window, by, rates=tokens_mod.token_rates(conn, window, settings, match))
+        rows = tokens_mod.token_cost_by(conn, window, by, settings, match, limit=limit)
+        return tokens_mod.TokenReport(window, by, costs=rows)
+    finally:
+        conn.close()
 
 
 def run_demo(db: Path, *, days: int, seed: int, console: Any) -> Any:

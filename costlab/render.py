@@ -90,3 +90,51 @@ def allocation_table(result: AllocationResult) -> Table:
     if result.unpriced_node_hours:
         table.caption += f"; {result.unpriced_node_hours:,.1f} node-hours could not be priced (see unpriced_node_hours)"
     return table
+
+
+def tokens(report, fmt: str) -> Table | str:
+    """`costlab tokens`: per-model rates, or the most expensive traces/sessions/users/tenants."""
+    if report.by == "model":
+        rows = [
+            {
+                "model": r.serving_key, "gpu_cost_usd": micros_to_usd(r.gpu_cost_usd_micros),
+                "input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "requests": r.requests,
+                "usd_per_1m_input": r.usd_per_1m_input, "usd_per_1m_output": r.usd_per_1m_output,
+                "usd_per_1m_tokens": r.usd_per_1m_tokens, "list_usd_per_1m_tokens": r.list_usd_per_1m_tokens,
+            }
+            for r in report.rates
+        ]
+    else:
+        rows = [
+            {report.by: k, "requests": n, "input_tokens": i, "output_tokens": o,
+             "gpu_cost_usd": Decimal(str(round(c, 6))), "list_cost_usd": None if lc is None else Decimal(str(round(lc, 6)))}
+            for k, n, i, o, c, lc in report.costs
+        ]
+    if fmt == "json":
+        doc = {"start": report.window.start.isoformat(), "end": report.window.end.isoformat(), "by": report.by, "rows": rows}
+        return json.dumps(doc, default=lambda v: float(v) if isinstance(v, Decimal) else str(v), indent=2)
+    table = Table(title=f"GPU cost of tokens by {report.by}, {report.window.start:%Y-%m-%d} to {report.window.end:%Y-%m-%d} UTC")
+    for col in (rows[0] if rows else {report.by: None}):
+        table.add_column(_HEADERS.get(col, col), justify="left" if col in ("model", report.by) else "right")
+    for row in rows:
+        table.add_row(*(_cell(v, money=k.startswith(("usd", "list_usd"))) for k, v in row.items()))
+    return table
+
+
+_HEADERS = {
+    "gpu_cost_usd": "GPU $", "input_tokens": "in tokens", "output_tokens": "out tokens", "requests": "requests",
+    "usd_per_1m_input": "$/1M in", "usd_per_1m_output": "$/1M out", "usd_per_1m_tokens": "$/1M",
+    "list_usd_per_1m_tokens": "list $/1M", "list_cost_usd": "list $",
+}
+
+
+def _cell(value, money: bool = False) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, Decimal) or money:
+        return f"${value:,.2f}"
+    if isinstance(value, float):
+        return f"{value:,.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

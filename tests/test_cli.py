@@ -11,7 +11,7 @@ import pytest
 
 COMMANDS = [
     ["demo"], ["collect", "prometheus"], ["collect", "langfuse"], ["collect", "prices"], ["prices", "import"],
-    ["allocate"], ["simulate"], ["recommend"], ["rules"], ["report"], ["dashboard"], ["exporter"],
+    ["allocate"], ["tokens"], ["simulate"], ["recommend"], ["rules"], ["report"], ["dashboard"], ["exporter"],
 ]
 
 
@@ -90,3 +90,14 @@ def test_allocate_csv_has_header_and_rows(demo_db):
         "tenant,gpu_hours,gpu_hours_requested,a100_equiv_gpu_hours,gpu_hours_used,efficiency,idle_share_usd,cost_usd"
     )
     assert {line.split(",")[0] for line in lines[1:]} == {"prod-use1", "prod-usw2", "train-use1", "__idle__"}
+
+
+def test_tokens_per_tenant_add_up_to_the_models_gpu_cost(demo_db):
+    by_model = json.loads(costlab("--db", str(demo_db), "tokens", "--format", "json").stdout)
+    by_tenant = json.loads(costlab("--db", str(demo_db), "tokens", "--by", "tenant", "--format", "json").stdout)
+    served = sum(r["gpu_cost_usd"] for r in by_model["rows"] if r["requests"])
+    assert served > 0
+    assert abs(sum(r["gpu_cost_usd"] for r in by_tenant["rows"]) - served) < 0.01
+    rate = next(r for r in by_model["rows"] if r["requests"])
+    # output tokens weigh 4x input tokens by default
+    assert abs(rate["usd_per_1m_output"] - 4 * rate["usd_per_1m_input"]) < 1e-6

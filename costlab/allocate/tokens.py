@@ -8,7 +8,7 @@ Read-only on the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import duckdb
@@ -19,6 +19,16 @@ from costlab.store import load_sql
 from costlab.timeutil import Window
 
 LEVELS = ("trace", "session", "user", "tenant")
+
+
+@dataclass(frozen=True)
+class TokenReport:
+    """Either per-model rates (by = model) or per-key costs (by = trace/session/user/tenant)."""
+
+    window: Window
+    by: str
+    rates: list[TokenRate] = field(default_factory=list)
+    costs: list[tuple] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
