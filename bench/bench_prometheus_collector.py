@@ -9,15 +9,18 @@ and prints both wall times and the ratio (target <= 1.3).
     uv run python bench/bench_prometheus_collector.py --gpus 50 --hours 24       # ~1.7M samples
     uv run python bench/bench_prometheus_collector.py --gpus 1000 --hours 36     # ~52M samples
 
-Not collected by pytest. Quote results with the machine and the sample count.
+Add `--data-dir DIR` to keep the built TSDB and reuse it. Not collected by pytest. Quote results
+with the machine and the sample count; recorded results are in bench/README-prometheus.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,10 +40,11 @@ T0 = datetime(2026, 10, 1, tzinfo=UTC)
 STEP = timedelta(seconds=15)
 
 
-def write_fleet(path: Path, gpus: int, hours: float) -> int:
-    points = int(hours * 3600 / STEP.total_seconds())
+BLOCK = timedelta(hours=2)
+
+
+def _write_window(path: Path, gpus: int, idx: range) -> int:
     t0 = T0.timestamp()
-    n = 0
     with path.open("w") as f:
         for metric in series.DCGM_FIELDS:
             f.write(f"# TYPE {metric} gauge\n")
@@ -50,11 +54,34 @@ def write_fleet(path: Path, gpus: int, hours: float) -> int:
                     'modelName="NVIDIA H100"'
                 )
                 prefix = f"{metric}{{{lab}}} "
-                f.writelines(
-                    f"{prefix}{(i * 7 + g) % 100} {t0 + 15 * i:.0f}\n" for i in range(points)
-                )
-                n += points
+                f.writelines(f"{prefix}{(i * 7 + g) % 100} {t0 + 15 * i:.0f}\n" for i in idx)
         f.write("# EOF\n")
+    return len(idx) * gpus * len(series.DCGM_FIELDS)
+
+
+def build_fleet(root: Path, data: Path, gpus: int, hours: float, jobs: int) -> int:
+    """Write one OpenMetrics file per 2 h block window and convert each with promtool, `jobs`
+    conversions at a time while the next file is written. promtool re-reads its whole input once
+    per block window, so one big file costs O(size x windows); per-window files cost O(size)."""
+    points = int(hours * 3600 / STEP.total_seconds())
+    per_block = int(BLOCK / STEP)
+
+    def convert(path: Path) -> None:
+        build_blocks(path, data)
+        path.unlink()
+
+    n = 0
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = []
+        for first in range(0, points, per_block):
+            # at most `jobs` files waiting on disk
+            while sum(not f.done() for f in futures) >= jobs:
+                time.sleep(0.2)
+            path = root / f"fleet-{first:07d}.om"
+            n += _write_window(path, gpus, range(first, min(points, first + per_block)))
+            futures.append(pool.submit(convert, path))
+        for f in futures:
+            f.result()
     return n
 
 
@@ -77,6 +104,11 @@ def plain_fetch(url: str, window: Window, n_series_per_metric: int, max_samples:
     return samples
 
 
+def _rss_mib() -> float:
+    """Peak RSS of this process so far (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -84,24 +116,34 @@ def main() -> None:
     ap.add_argument("--gpus", type=int, default=50)
     ap.add_argument("--hours", type=float, default=24)
     ap.add_argument("--max-samples", type=int, default=1_000_000, help="max_samples_per_query")
+    ap.add_argument("--jobs", type=int, default=2, help="promtool conversions in parallel")
+    ap.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep the built TSDB here and reuse it when it exists (same --gpus/--hours)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        data = args.data_dir or root / "data"
         t = time.perf_counter()
-        n = write_fleet(root / "fleet.om", args.gpus, args.hours)
-        build_blocks(root / "fleet.om", root / "data")
-        print(
-            f"built {n:,} samples ({args.gpus} GPUs x 6 metrics x {args.hours} h) "
-            f"in {time.perf_counter() - t:.1f}s"
-        )
+        if data.exists() and any(data.iterdir()):
+            print(f"reusing TSDB in {data}")
+        else:
+            n = build_fleet(root, data, args.gpus, args.hours, args.jobs)
+            print(
+                f"built {n:,} samples ({args.gpus} GPUs x 6 metrics x {args.hours} h) "
+                f"in {time.perf_counter() - t:.1f}s"
+            )
         window = Window(T0, T0 + timedelta(hours=args.hours))
-        with PromServer(root / "data") as server:
+        with PromServer(data) as server:
             plain_fetch(
                 server.url, Window(T0, T0 + timedelta(hours=1)), args.gpus, args.max_samples
             )  # warm-up
             t = time.perf_counter()
             got = plain_fetch(server.url, window, args.gpus, args.max_samples)
             plain_s = time.perf_counter() - t
+            plain_rss = _rss_mib()
             conn = store.connect(root / "bench.duckdb")
             settings = PrometheusSettings(url=server.url, max_samples_per_query=args.max_samples)
             t = time.perf_counter()
@@ -111,12 +153,13 @@ def main() -> None:
             conn.close()
         print(
             f"plain HTTP range queries: {plain_s:8.2f}s  {got:,} samples  "
-            f"{got / plain_s:,.0f} samples/s"
+            f"{got / plain_s:,.0f} samples/s  (peak RSS so far {plain_rss:,.0f} MiB)"
         )
         print(
             f"collector (fetch+load):   {coll_s:8.2f}s  {report.groups[0].samples:,} samples "
-            f"-> {rows:,} rows"
+            f"-> {rows:,} rows in {report.groups[0].chunks} chunks"
             f"  {report.groups[0].samples / coll_s:,.0f} samples/s"
+            f"  (peak RSS {_rss_mib():,.0f} MiB)"
         )
         print(f"ratio collector/plain: {coll_s / plain_s:.2f}x (target <= 1.30x)")
 

@@ -1,8 +1,9 @@
 """A small Prometheus HTTP API client: range queries, series counts, retries, sample frames.
 
 Works against anything that speaks the Prometheus HTTP API (Prometheus, Thanos Querier, Mimir,
-Cortex, VictoriaMetrics, AMP behind a SigV4 proxy): the base URL is the part before `/api/v1`,
-extra headers (e.g. `X-Scope-OrgID` for Mimir) and a bearer token are sent with every request.
+Cortex, VictoriaMetrics, Amazon Managed Service for Prometheus): the base URL is the part before
+`/api/v1`, extra headers (e.g. `X-Scope-OrgID` for Mimir) and a bearer token are sent with every
+request; for AMP, `SigV4` signs every request with botocore (credentials from the default chain).
 
 Transient failures (HTTP 5xx and 429, connection errors, timeouts) are retried with exponential
 backoff; anything else raises `CollectorError` at once. A query that Prometheus refuses because
@@ -33,6 +34,40 @@ class QueryTooLarge(CollectorError):
     """Prometheus refused a query for its size: split the range and retry."""
 
 
+class SigV4(requests.auth.AuthBase):
+    """AWS Signature V4 for every request (Amazon Managed Service for Prometheus: service "aps").
+
+    Credentials come from botocore's default chain (environment, shared files, SSO, web identity,
+    container and instance roles) and are re-read on each request, so refreshed role credentials
+    are picked up. Signed: method, path, query, body, `host`, `content-type` and `x-amz-*`.
+    """
+
+    def __init__(self, region: str, service: str = "aps") -> None:
+        import botocore.session
+
+        self.region, self.service = region, service
+        self.credentials = botocore.session.get_session().get_credentials()
+        if self.credentials is None:
+            raise CollectorError(
+                "SigV4: no AWS credentials found (environment, ~/.aws, SSO, web identity or "
+                "instance role)"
+            )
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        signed = {k: v for k, v in r.headers.items() if k.lower() == "content-type"}
+        aws = AWSRequest(method=r.method, url=r.url, data=r.body or b"", headers=signed)
+        SigV4Auth(self.credentials.get_frozen_credentials(), self.service, self.region).add_auth(
+            aws
+        )
+        for key, value in aws.headers.items():
+            if key.lower() in ("authorization", "x-amz-date", "x-amz-security-token"):
+                r.headers[key] = value
+        return r
+
+
 @dataclass
 class ClientStats:
     requests: int = 0
@@ -52,6 +87,7 @@ class PromClient:
         max_retries: int = 5,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        auth: requests.auth.AuthBase | None = None,
         sleep=time.sleep,
     ) -> None:
         if not url.startswith(("http://", "https://")):
@@ -64,6 +100,7 @@ class PromClient:
         if bearer_token:
             self.session.headers["Authorization"] = f"Bearer {bearer_token}"
         self.session.verify = verify_tls
+        self.session.auth = auth
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s

@@ -11,7 +11,10 @@ last timestamp at which the series had a sample (`prometheus_*_presence`). For e
    `tolerance` (gap_factor x step) are one interval, with the earliest start and latest last_seen;
 4. the interval keeps the earliest start_ts (so the stored row is updated in place) and rows
    folded into it are deleted; end_ts = last_seen + step, or NULL while the entity was seen
-   within one step of the horizon (the newest time for which data was fetched).
+   within one step of the horizon (the newest time for which data was fetched). When the latest
+   run of an interval is a stored *closed* one, it stays closed: it was closed against a later
+   horizon than an older window being backfilled now, so backfilling old windows after newer ones
+   cannot reopen a node or pod that had ended.
 
 Union is associative and commutative, so the result does not depend on where chunks (or runs)
 were cut: the property the kill-and-rerun test checks. Silences longer than the tolerance between
@@ -54,9 +57,10 @@ def merge_presence(
     """
     has_reason = "end_reason" in existing.columns
     cols = entity + attrs + ["start_ts", "last_seen_ts"]
-    old = existing.select(cols + (["end_reason"] if has_reason else [])).with_columns(
-        pl.lit(False).alias("_new")
-    )
+    extra = [c for c in ("end_reason", "end_ts") if c in existing.columns]
+    old = existing.select(cols + extra).with_columns(pl.lit(False).alias("_new"))
+    if "end_ts" not in old.columns:
+        old = old.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("end_ts"))
     fresh = new.select(cols).with_columns(pl.lit(True).alias("_new"))
     if has_reason:
         fresh = fresh.with_columns(pl.lit(None, dtype=pl.String).alias("end_reason"))
@@ -74,6 +78,13 @@ def merge_presence(
         *[pl.col(a).sort_by("last_seen_ts").drop_nulls().last() for a in attrs],
         pl.col("start_ts").filter(~pl.col("_new")).alias("_stored_starts"),
         (pl.col("_new").any() | (pl.col("last_seen_ts") >= touch_since).any()).alias("_touched"),
+        (
+            ~pl.col("_new")
+            & pl.col("end_ts").is_not_null()
+            & (pl.col("last_seen_ts") == pl.col("last_seen_ts").max())
+        )
+        .any()
+        .alias("_closed"),
         *(
             [
                 pl.col("end_reason")
@@ -87,7 +98,12 @@ def merge_presence(
     )
     end = pl.col("last_seen_ts") + step
     groups = groups.with_columns(
-        pl.when(end >= pl.lit(horizon)).then(None).otherwise(end).alias("end_ts")
+        pl.when(pl.col("_closed"))
+        .then(end)
+        .when(end >= pl.lit(horizon))
+        .then(None)
+        .otherwise(end)
+        .alias("end_ts")
     )
     ordered = groups.sort(entity + ["start_ts"])
     gaps = (
@@ -110,5 +126,5 @@ def merge_presence(
         .unique()
     )
     return MergeResult(
-        rows=touched.drop("_gid", "_stored_starts", "_touched"), drop=drop, gaps=gaps
+        rows=touched.drop("_gid", "_stored_starts", "_touched", "_closed"), drop=drop, gaps=gaps
     )

@@ -32,8 +32,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from costlab import store
-from costlab.collect import series, sink
-from costlab.collect.prom_client import PromClient, QueryTooLarge, matrix_to_frame
+from costlab.collect import prom_k8s, series, sink
+from costlab.collect.prom_client import PromClient, QueryTooLarge, SigV4, matrix_to_frame
 from costlab.collect.prom_intervals import merge_presence
 from costlab.errors import UsageError
 from costlab.timeutil import Window, parse_ts
@@ -140,6 +140,13 @@ class PrometheusSettings(BaseSettings):
     extra_matchers: str = Field(
         "", description='Label matchers added to every selector, e.g. cluster="prod".'
     )
+    sigv4: bool = Field(
+        False, description="Sign requests with AWS SigV4 (Amazon Managed Prometheus)."
+    )
+    sigv4_region: str | None = Field(
+        None, description="SigV4 region; default AWS_REGION / profile, else from the AMP URL."
+    )
+    sigv4_service: str = Field("aps", description="SigV4 service name (AMP: aps).")
 
     @field_validator(
         "step",
@@ -160,10 +167,28 @@ class Query:
     metric: str
     matchers: str = ""
     lookback: bool = False  # also fetch `reason_lookback` before the chunk (counters, events)
+    alias: str = ""  # frame metric and watermark name when the query is not the plain series
+    wrap: str = ""  # PromQL around the last_over_time term, which replaces "{expr}"
+    only_with: Query | None = None  # keep series that also have a sample of this query ...
+    on: str = "cluster, namespace, pod"  # ... at the same step, matched on these labels
+    count_with: Query | None = None  # series count that sizes chunks (when wrap aggregates)
+
+    @property
+    def name(self) -> str:
+        return self.alias or self.metric
 
     def selector(self, extra: str) -> str:
         inner = ",".join(m for m in (self.matchers, extra) if m)
         return f"{self.metric}{{{inner}}}" if inner else self.metric
+
+    def promql(self, rng: str, extra: str) -> str:
+        expr = f"last_over_time({self.selector(extra)}[{rng}])"
+        if self.only_with is not None:
+            expr = f"{expr} and on ({self.on}) {self.only_with.promql(rng, extra)}"
+        return self.wrap.replace("{expr}", expr) if self.wrap else expr
+
+    def count_selector(self, extra: str) -> str:
+        return (self.count_with or self).selector(extra)
 
 
 @dataclass
@@ -185,6 +210,7 @@ class CollectReport:
     requests: int = 0
     retries: int = 0
     counters: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -215,6 +241,11 @@ class _Ctx:
         sink.record_gap(self.conn, SOURCE, name, Window(start, end), kind, self.run.run_id)
         self.report.gaps.append((name, start, end, kind))
 
+    def warn(self, message: str) -> None:
+        if message not in self.report.warnings:
+            log.warning("%s", message)
+            self.report.warnings.append(message)
+
     def load(self, table: str, frame: pl.DataFrame, group: GroupReport) -> None:
         rep = sink.load(self.conn, table, frame, run_id=self.run.run_id)
         self.run.reports.append(rep)
@@ -237,7 +268,7 @@ def _load_gpu_samples(
     ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport
 ) -> None:
     if frame.height:
-        ctx.load("gpu_samples", series.gpu_samples_from_dcgm(frame), rep)
+        ctx.load("gpu_samples", series.gpu_samples_from_dcgm(frame, step=ctx.step), rep)
     params = {
         "start": a,
         "end": b,
@@ -256,10 +287,11 @@ def _horizon(ctx: _Ctx, metric: str, b: datetime) -> datetime:
     return max(b, wm) if wm else b
 
 
-def _existing(ctx: _Ctx, sql_name: str, keys: pl.DataFrame, since: datetime) -> pl.DataFrame:
+def _existing(ctx: _Ctx, sql_name: str, keys: pl.DataFrame, since: datetime | None) -> pl.DataFrame:
     ctx.conn.register("_prom_keys", keys.to_arrow())
     try:
-        return _frame(ctx.conn.sql(store.load_sql(sql_name), params={"since": since}))
+        params = {"since": since} if since is not None else None
+        return _frame(ctx.conn.sql(store.load_sql(sql_name), params=params))
     finally:
         ctx.conn.unregister("_prom_keys")
 
@@ -320,11 +352,14 @@ def _disruptions(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _load_nodes(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport) -> None:
     s = ctx.settings
-    alloc = (
-        frame.filter((pl.col("metric") == series.NODE_METRIC) & (pl.col("ts") >= a))
-        if frame.height
-        else frame
+    alloc, mismatches = prom_k8s.node_presence(
+        frame.filter(pl.col("ts") >= a) if frame.height else frame
     )
+    for r in mismatches.iter_rows(named=True):
+        ctx.warn(
+            f"node {r['cluster']}/{r['node']}: {r['attribute']} is {r['karpenter']!r} in "
+            f"Karpenter metrics but {r['labels']!r} in kube_node_labels (Karpenter's kept)"
+        )
     attrs = [
         "nodepool",
         "instance_type",
@@ -412,16 +447,19 @@ def _load_nodes(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: G
 def _load_pods(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport) -> None:
     pk = ["cluster", "namespace", "pod", "container", "gpu_resource"]
     entity = pk + ["node", "quantity"]
-    req = frame.filter(pl.col("ts") >= a) if frame.height else frame
-    if req.height and "node" in req.columns:
+    frame = frame.filter(pl.col("ts") >= a) if frame.height else frame
+    req = frame
+    if frame.height:
+        req = prom_k8s.fill_pod_nodes(frame)
+        info = prom_k8s.pod_info_rows(frame)
+        if info.height:
+            _register_exec(ctx, "_prom_pod_info", info, "collect/prometheus_pod_info_upsert")
+        _record_request_mismatches(ctx, prom_k8s.request_mismatches(frame, req), a)
+    if req.height:
         req = req.filter(
             pl.col("node").is_not_null() & (pl.col("node") != "")
         )  # pending pods hold no GPU
-    new = (
-        series.pod_requests_from_ksm(req, ctx.step, None)
-        if req.height and "node" in req.columns
-        else pl.DataFrame()
-    )
+    new = series.pod_requests_from_ksm(req, ctx.step, None) if req.height else pl.DataFrame()
     if new.height:
         new = new.with_columns((pl.col("end_ts") - ctx.step).alias("last_seen_ts")).drop("end_ts")
     else:
@@ -468,18 +506,96 @@ def _load_pods(ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: Gr
         ctx.gap(name, r["gap_start_ts"], r["gap_end_ts"], "missing-scrapes")
 
 
+def _register_exec(ctx: _Ctx, name: str, frame: pl.DataFrame, sql_name: str) -> None:
+    ctx.conn.register(name, frame.to_arrow())
+    try:
+        ctx.conn.execute(store.load_sql(sql_name))
+    finally:
+        ctx.conn.unregister(name)
+
+
+def _record_request_mismatches(ctx: _Ctx, found: pl.DataFrame, a: datetime) -> None:
+    """Runs of timestamps where Karpenter's pod GPU request total for a node differs from
+    kube-state-metrics' become `request-mismatch` rows in collection_gaps, merged across chunks
+    like presence intervals (so the rows do not depend on chunk boundaries)."""
+    if found.height == 0:
+        return
+    named = found.select(
+        pl.format(
+            '{}{{cluster="{}",node_name="{}",resource_type="nvidia_com_gpu"}}',
+            pl.lit(prom_k8s.POD_REQUESTS_TOTAL_METRIC),
+            "cluster",
+            "node",
+        ).alias("series"),
+        "ts",
+    )
+    new = (
+        series.intervals_from_presence(named, ["series"], ctx.step, None, ctx.settings.gap_factor)
+        .with_columns((pl.col("end_ts") - ctx.step).alias("last_seen_ts"))
+        .drop("end_ts")
+    )
+    stored = _existing(
+        ctx,
+        "collect/prometheus_request_mismatch_existing",
+        new.select("series").unique(),
+        a - ctx.settings.gap_lookback,
+    ).with_columns((pl.col("end_ts") - ctx.step).alias("last_seen_ts"))
+    merged = merge_presence(
+        stored,
+        new,
+        entity=["series"],
+        pk=["series"],
+        attrs=[],
+        step=ctx.step,
+        tolerance=ctx.tolerance,
+        horizon=datetime.max.replace(tzinfo=UTC),
+        touch_since=a - ctx.tolerance,
+    )
+    _drop(ctx, merged.drop, ("collect/prometheus_request_mismatch_delete",))
+    for r in merged.rows.iter_rows(named=True):
+        ctx.gap(r["series"], r["start_ts"], r["last_seen_ts"] + ctx.step, "request-mismatch")
+
+
+def _newer_labels(
+    ctx: _Ctx, rows: pl.DataFrame, seen: pl.DataFrame, ids: list[str], sql_name: str
+) -> pl.DataFrame:
+    """Label rows (with last_seen_ts) seen at or after the stored value's last observation."""
+    keys = ids + ["key"]
+    rows = rows.join(seen, on=keys, how="inner")
+    stored = _existing(ctx, sql_name, rows.select(keys), None)
+    return (
+        rows.join(stored.rename({"last_seen_ts": "_stored"}), on=keys, how="left")
+        .filter(pl.col("_stored").is_null() | (pl.col("last_seen_ts") >= pl.col("_stored")))
+        .drop("_stored")
+    )
+
+
 def _load_labels(
     ctx: _Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport
 ) -> None:
+    """Label values are replaced only by values observed at or after the stored value was last
+    seen (prometheus_*_label_seen), so loading an older window never overwrites a newer value."""
     if frame.height == 0:
         return
     pods, namespaces = series.labels_from_ksm(frame)
-    ctx.load("pod_labels", pods, rep)
-    ctx.load("namespace_labels", namespaces, rep)
+    targets = (
+        (pods, series.POD_LABELS_METRIC, ["cluster", "namespace", "pod"], "pod"),
+        (namespaces, series.NAMESPACE_LABELS_METRIC, ["cluster", "namespace"], "namespace"),
+    )
+    for rows, metric, ids, kind in targets:
+        if rows.height == 0:
+            continue
+        seen = prom_k8s.label_last_seen(frame, metric, ids)
+        newer = _newer_labels(ctx, rows, seen, ids, f"collect/prometheus_{kind}_labels_seen")
+        ctx.load(f"{kind}_labels", newer.drop("last_seen_ts"), rep)
+        store.upsert(
+            ctx.conn,
+            f"prometheus_{kind}_label_seen",
+            newer.select(*ids, "key", "last_seen_ts").to_arrow(),
+        )
 
 
-def _region(zone: pl.Expr) -> pl.Expr:
-    return zone.str.extract(r"^([a-z]{2}(?:-[a-z]+)+-\d+)[a-z]+$", 1)
+_region = prom_k8s.region_from_zone
 
 
 def _load_prices(
@@ -586,17 +702,33 @@ def _load_counters(
 
 
 DCGM = Group("gpu_samples", tuple(Query(m) for m in series.DCGM_FIELDS), _load_gpu_samples)
+NODE_LABELS = Query(prom_k8s.NODE_LABELS_METRIC)
 NODES = Group(
     "nodes",
     (
         Query(series.NODE_METRIC, 'resource_type="nvidia_com_gpu"'),
         Query(DISRUPTED_METRIC, lookback=True),
+        NODE_LABELS,
+        # GPUs per node as DCGM sees them: gives non-Karpenter nodes their presence and GPU count.
+        Query(
+            "DCGM_FI_DEV_FB_USED",
+            alias=prom_k8s.DCGM_GPUS_BY_NODE,
+            wrap="count by (cluster, Hostname, modelName) "
+            "(count by (cluster, Hostname, modelName, UUID) ({expr}))",
+            count_with=NODE_LABELS,
+        ),
     ),
     _load_nodes,
 )
+GPU_REQUESTS = Query(series.POD_REQUEST_METRIC, 'resource=~"nvidia_com_(gpu|gpu_shared|mig_.+)"')
 PODS = Group(
     "pod_gpu_requests",
-    (Query(series.POD_REQUEST_METRIC, 'resource=~"nvidia_com_(gpu|gpu_shared|mig_.+)"'),),
+    (
+        GPU_REQUESTS,
+        # Only pods that request GPUs: pod -> node when the request series has no `node`.
+        Query(prom_k8s.POD_INFO_METRIC, only_with=GPU_REQUESTS, count_with=GPU_REQUESTS),
+        Query(prom_k8s.POD_REQUESTS_TOTAL_METRIC, f'resource_type="{prom_k8s.GPU_RESOURCE_TYPE}"'),
+    ),
     _load_pods,
 )
 LABELS = Group(
@@ -637,8 +769,12 @@ def make_client(settings: PrometheusSettings) -> PromClient:
     verify: bool | str = (
         settings.ca_bundle if (settings.verify_tls and settings.ca_bundle) else settings.verify_tls
     )
+    auth = None
+    if settings.sigv4:
+        auth = SigV4(_sigv4_region(settings), settings.sigv4_service)
     return PromClient(
         settings.url,
+        auth=auth,
         headers=settings.headers,
         bearer_token=settings.bearer_token.get_secret_value() if settings.bearer_token else None,
         verify_tls=verify,
@@ -647,6 +783,19 @@ def make_client(settings: PrometheusSettings) -> PromClient:
         backoff_s=settings.backoff_s,
         max_backoff_s=settings.max_backoff_s,
     )
+
+
+def _sigv4_region(settings: PrometheusSettings) -> str:
+    """settings.sigv4_region, else botocore's configured region, else the AMP endpoint's."""
+    if settings.sigv4_region:
+        return settings.sigv4_region
+    import botocore.session
+
+    region = botocore.session.get_session().get_config_variable("region")
+    found = re.search(r"aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com", settings.url)
+    if region or found:
+        return str(region or found.group(1))  # type: ignore[union-attr]
+    raise UsageError("SigV4 needs a region: set COSTLAB_PROM_SIGV4_REGION or AWS_REGION")
 
 
 def plan_chunks(
@@ -668,7 +817,7 @@ def _fetch(ctx: _Ctx, client: PromClient, q: Query, a: datetime, b: datetime) ->
     """Evaluation points a, a+step, ..., < b; split in half when Prometheus says it is too large."""
     step = ctx.step
     rng = format_duration(step - timedelta(milliseconds=1))
-    promql = f"last_over_time({q.selector(ctx.settings.extra_matchers)}[{rng}])"
+    promql = q.promql(rng, ctx.settings.extra_matchers)
     try:
         result = client.query_range(promql, a, b - step, step.total_seconds())
     except QueryTooLarge:
@@ -678,7 +827,7 @@ def _fetch(ctx: _Ctx, client: PromClient, q: Query, a: datetime, b: datetime) ->
         return pl.concat(
             [_fetch(ctx, client, q, a, mid), _fetch(ctx, client, q, mid, b)], how="diagonal_relaxed"
         )
-    frame = matrix_to_frame(q.metric, result)
+    frame = matrix_to_frame(q.name, result)
     client.stats.samples += frame.height
     return frame
 
@@ -703,7 +852,7 @@ def _group_window(
         start, end = _floor(window.start, step), _ceil(window.end, step)
     else:
         marks = [
-            sink.get_watermark(conn, SOURCE, _wm_series(settings, q.metric)) for q in group.queries
+            sink.get_watermark(conn, SOURCE, _wm_series(settings, q.name)) for q in group.queries
         ]
         start = min(marks) - settings.lag if all(marks) else now - settings.initial_lookback  # type: ignore[type-var]
         start, end = _floor(start, step), _floor(now, step)
@@ -736,7 +885,7 @@ def collect(
                     continue
                 n = sum(
                     client.series_count(
-                        q.selector(settings.extra_matchers), rep.window.start, rep.window.end
+                        q.count_selector(settings.extra_matchers), rep.window.start, rep.window.end
                     )
                     for q in group.queries
                 )
@@ -772,7 +921,7 @@ def _fetch_chunk(
             if q.lookback
             else chunk.start
         )
-        out.append((q.metric, _fetch(ctx, client, q, start, chunk.end)))
+        out.append((q.name, _fetch(ctx, client, q, start, chunk.end)))
     return out
 
 
@@ -812,7 +961,7 @@ def _load_chunk(
                     ctx.gap(metric, ts + ctx.step, b, "stale")
         if ctx.incremental:
             for q in group.queries:
-                sink.set_watermark(ctx.conn, SOURCE, _wm_series(ctx.settings, q.metric), b)
+                sink.set_watermark(ctx.conn, SOURCE, _wm_series(ctx.settings, q.name), b)
 
 
 def _run_group(
@@ -902,6 +1051,8 @@ def render(report: CollectReport) -> Any:
         f"{report.requests} requests, {report.retries} retried, "
         f"{len(report.gaps)} gap(s), {report.quarantined} row(s) quarantined",
     ]
+    for message in report.warnings[:20]:
+        parts.append(f"[yellow]warning[/yellow]: {message}")
     if report.gaps:
         gaps = Table(title="Gaps (not interpolated)")
         for col in ("kind", "series", "from", "to"):

@@ -15,6 +15,19 @@ T0 = 2026-11-01T00:00Z, step i = T0 + 15 s x i, i in [0, 480).
 - prices: p4d.24xlarge on-demand us-east-1a 21.96 $/h; g5.12xlarge spot us-east-1b 2.10 then 2.30
   from i=240 (T0+60m).
 - karpenter_nodes_terminated_total{nodepool="spot"} resets to 0 at i=400 (exporter restart).
+- kube_node_labels for node-a/b/c (node-b's capacity-type label says on-demand: a mismatch warning,
+  Karpenter's spot is kept; node-c's Karpenter series lacks instance_gpu_name, the node label
+  karpenter.k8s.aws/instance-gpu-name fills it), for node-d and for cpu-0.
+- node-d: not Karpenter (EKS managed node group ng-t4, eks.amazonaws.com/capacityType=SPOT,
+  g4dn.xlarge, us-east-1c, no region label): seen only through kube_node_labels and DCGM (GPU-d0,
+  Tesla T4) the whole window -> a nodes row (spot, us-east-1, 1 x T4).
+- cpu-0: kube_node_labels only, no GPUs: not a nodes row.
+- team-b/notebook-0 (1 x nvidia.com/gpu, StatefulSet notebook) has no `node` label on its request
+  series (old kube-state-metrics): kube_pod_info puts it on node-d.
+- kube_pod_info for every pod, plus team-c/web-0 that requests no GPU (not fetched).
+- karpenter_nodes_total_pod_requests{resource_type="nvidia_com_gpu"}: node-b 4, node-c 4 but 8 for
+  i in [300, 310): a request-mismatch [T0+75m, T0+77m30s); node-a 0 (its pod requests MIG).
+- infer-0's pod label model is "llama" before i=240 and "llama-3" from then on.
 """
 
 from __future__ import annotations
@@ -47,6 +60,7 @@ def fleet_series() -> list:
         ("node-a", "1", "GPU-a1", ("2", "1g.10gb"), "NVIDIA A100-SXM4-40GB", every, True),
         ("node-b", "0", "GPU-b0", None, "NVIDIA A10G", b_idx, False),
         ("node-c", "0", "GPU-c0", None, "NVIDIA A10G", c_idx, False),
+        ("node-d", "0", "GPU-d0", None, "Tesla T4", every, False),
     ]
     for host, gpu, uuid, mig, model, idx, prof in gpus:
         labels = {
@@ -74,6 +88,16 @@ def fleet_series() -> list:
         ("node-c", "spot", "spot", "g5.12xlarge", "us-east-1b", "a10g", 4, c_idx),
     ]
     for name, pool, cap, itype, zone, gname, count, idx in nodes:
+        labels = {
+            "node": name,
+            "label_karpenter_sh_nodepool": pool,
+            "label_karpenter_sh_capacity_type": "on-demand" if name == "node-b" else cap,
+            "label_node_kubernetes_io_instance_type": itype,
+            "label_topology_kubernetes_io_zone": zone,
+            "label_topology_kubernetes_io_region": "us-east-1",
+            "label_karpenter_k8s_aws_instance_gpu_name": gname,
+        }
+        out.append(_s("kube_node_labels", labels, idx, 1.0))
         base = {
             "node_name": name,
             "nodepool": pool,
@@ -88,6 +112,8 @@ def fleet_series() -> list:
             "instance_gpu_name": gname,
             "instance_gpu_count": str(count),
         }
+        if name == "node-c":
+            del base["instance_gpu_name"]
         out.append(
             _s(
                 "karpenter_nodes_allocatable",
@@ -97,6 +123,24 @@ def fleet_series() -> list:
             )
         )
         out.append(_s("karpenter_nodes_allocatable", base | {"resource_type": "cpu"}, idx, 90.0))
+    ng = {
+        "node": "node-d",
+        "label_eks_amazonaws_com_nodegroup": "ng-t4",
+        "label_eks_amazonaws_com_capacityType": "SPOT",
+        "label_node_kubernetes_io_instance_type": "g4dn.xlarge",
+        "label_topology_kubernetes_io_zone": "us-east-1c",
+    }
+    out.append(_s("kube_node_labels", ng, every, 1.0))
+    cpu = {"node": "cpu-0", "label_node_kubernetes_io_instance_type": "m5.large"}
+    out.append(_s("kube_node_labels", cpu, every, 1.0))
+    totals = [
+        ("node-a", "gpu", every, 0.0),
+        ("node-b", "spot", b_idx, 4.0),
+        ("node-c", "spot", c_idx, lambda i: 0.0 if i < 222 else 8.0 if 300 <= i < 310 else 4.0),
+    ]
+    for name, pool, idx, value in totals:
+        labels = {"node_name": name, "nodepool": pool, "resource_type": "nvidia_com_gpu"}
+        out.append(_s("karpenter_nodes_total_pod_requests", labels, idx, value))
     out.append(
         _s(
             "karpenter_nodeclaims_disrupted_total",
@@ -204,6 +248,43 @@ def fleet_series() -> list:
     )
     out.append(
         _s(
+            req,
+            {
+                "namespace": "team-b",
+                "pod": "notebook-0",
+                "container": "jupyter",
+                "resource": "nvidia_com_gpu",
+                "unit": "integer",
+                "uid": "u5",
+            },
+            every,
+            1.0,
+        )
+    )
+    pods = [
+        ("team-a", "train-0", "u1", "node-b", "Job", "train", range(0, 200)),
+        ("team-a", "train-0", "u2", "node-c", "Job", "train", range(222, N)),
+        ("team-b", "infer-0", "u3", "node-a", "ReplicaSet", "infer-6d4f", every),
+        ("team-b", "pending-0", "u4", "", "ReplicaSet", "pending-7c9b", every),
+        ("team-b", "notebook-0", "u5", "node-d", "StatefulSet", "notebook", every),
+        ("team-c", "web-0", "u6", "node-d", "ReplicaSet", "web-5f7d", every),
+    ]
+    for ns, pod, uid, node, kind, owner, idx in pods:
+        info = {
+            "namespace": ns,
+            "pod": pod,
+            "uid": uid,
+            "node": node,
+            "host_ip": f"10.0.0.{uid[1:]}" if node else "",
+            "pod_ip": f"10.1.0.{uid[1:]}",
+            "created_by_kind": kind,
+            "created_by_name": owner,
+            "priority_class": "",
+            "host_network": "false",
+        }
+        out.append(_s("kube_pod_info", info, idx, 1.0))
+    out.append(
+        _s(
             "kube_pod_labels",
             {
                 "namespace": "team-a",
@@ -216,14 +297,15 @@ def fleet_series() -> list:
             1.0,
         )
     )
-    out.append(
-        _s(
-            "kube_pod_labels",
-            {"namespace": "team-b", "pod": "infer-0", "uid": "u3", "label_model": "llama"},
-            every,
-            1.0,
+    for model, idx in (("llama", range(0, 240)), ("llama-3", range(240, N))):
+        out.append(
+            _s(
+                "kube_pod_labels",
+                {"namespace": "team-b", "pod": "infer-0", "uid": "u3", "label_model": model},
+                idx,
+                1.0,
+            )
         )
-    )
     out.append(
         _s("kube_namespace_labels", {"namespace": "team-a", "label_team": "research"}, every, 1.0)
     )

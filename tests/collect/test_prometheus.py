@@ -44,6 +44,9 @@ TABLES = {
     "ORDER BY ALL",
     "node_presence": "SELECT * FROM prometheus_node_presence ORDER BY ALL",
     "pod_presence": "SELECT * FROM prometheus_pod_presence ORDER BY ALL",
+    "pod_label_seen": "SELECT * FROM prometheus_pod_label_seen ORDER BY ALL",
+    "namespace_label_seen": "SELECT * FROM prometheus_namespace_label_seen ORDER BY ALL",
+    "pod_info": "SELECT * FROM prometheus_pod_info ORDER BY ALL",
 }
 
 
@@ -113,6 +116,25 @@ def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):
             4,
             "A10G",
         ),
+        # Not a Karpenter node: kube_node_labels (EKS managed node group) + DCGM.
+        (
+            "node-d",
+            T0,
+            None,
+            None,
+            "ng-t4",
+            "g4dn.xlarge",
+            "spot",
+            "us-east-1",
+            "us-east-1c",
+            1,
+            "T4",
+        ),
+    ]
+    # cpu-0 (labels only, no GPU) is not a node row; node-b's label disagrees with Karpenter.
+    assert report.warnings == [
+        "node default/node-b: capacity_type is 'spot' in Karpenter metrics but 'on-demand' in "
+        "kube_node_labels (Karpenter's kept)"
     ]
     # Pods moving between nodes: one interval per node; the pending pod (node="") holds nothing.
     pods = fresh_db.execute(
@@ -133,7 +155,29 @@ def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):
             "node-a",
             1.0,
         ),
+        # The request series has no `node` label: kube_pod_info puts the pod on node-d.
+        ("default", "team-b", "notebook-0", "jupyter", "nvidia.com/gpu", T0, None, "node-d", 1.0),
     ]
+    assert fresh_db.execute(
+        "SELECT namespace, pod, uid, node, host_ip, created_by_kind, created_by_name, "
+        "first_seen_ts, last_seen_ts FROM prometheus_pod_info ORDER BY ALL"
+    ).fetchall() == [
+        ("team-a", "train-0", "u1", "node-b", "10.0.0.1", "Job", "train", T0, at(199)),
+        ("team-a", "train-0", "u2", "node-c", "10.0.0.2", "Job", "train", at(222), at(479)),
+        ("team-b", "infer-0", "u3", "node-a", "10.0.0.3", "ReplicaSet", "infer-6d4f", T0, at(479)),
+        (
+            "team-b",
+            "notebook-0",
+            "u5",
+            "node-d",
+            "10.0.0.5",
+            "StatefulSet",
+            "notebook",
+            T0,
+            at(479),
+        ),
+        ("team-b", "pending-0", "u4", None, None, "ReplicaSet", "pending-7c9b", T0, at(479)),
+    ]  # team-c/web-0 requests no GPU: not fetched
     gpus = fresh_db.execute(
         "SELECT node, gpu_index, gpu_uuid, mig_instance_id, mig_profile, count(*), "
         "count(util_pct), "
@@ -185,6 +229,7 @@ def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):
         ),
         ("node-b", 0, "GPU-b0", -1, None, 200, 200, 0, None, None, 1024.0, "NVIDIA A10G"),
         ("node-c", 0, "GPU-c0", -1, None, 260, 260, 0, None, None, 1024.0, "NVIDIA A10G"),
+        ("node-d", 0, "GPU-d0", -1, None, 480, 480, 0, None, None, 1024.0, "Tesla T4"),
     ]
     assert fresh_db.execute(
         "SELECT util_pct, power_w, temp_c, fb_free_mib, engine_active_ratio FROM gpu_samples "
@@ -219,7 +264,7 @@ def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):
     assert fresh_db.execute("SELECT * FROM pod_labels ORDER BY ALL").fetchall() == [
         ("default", "team-a", "train-0", "app_kubernetes_io_name", "trainer"),
         ("default", "team-a", "train-0", "team", "research"),
-        ("default", "team-b", "infer-0", "model", "llama"),
+        ("default", "team-b", "infer-0", "model", "llama-3"),
     ]
     assert fresh_db.execute("SELECT * FROM namespace_labels").fetchall() == [
         ("default", "team-a", "team", "research")
@@ -239,6 +284,15 @@ def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):
             at(399),
             at(400),
             "counter-reset",
+        ),
+        # Karpenter counts 8 GPUs requested on node-c for 10 steps, kube-state-metrics 4.
+        (
+            "prometheus",
+            'karpenter_nodes_total_pod_requests{cluster="default",node_name="node-c",'
+            'resource_type="nvidia_com_gpu"}',
+            at(300),
+            at(310),
+            "request-mismatch",
         ),
     ]
     assert report.counters == {
@@ -265,8 +319,9 @@ def test_small_chunks_equal_one_chunk(fleet_prometheus, fresh_db, full_load):
         fresh_db, window=FULL, settings=settings(fleet_prometheus.url, max_samples_per_query=300)
     )
     chunks = {g.name: g.chunks for g in report.groups}
-    # 22 DCGM series -> 13 points per chunk; 4 node-group series -> 75 points per chunk.
-    assert (chunks["gpu_samples"], chunks["nodes"]) == (37, 7)
+    # 27 DCGM series -> 11 points per chunk; node group: 3 allocatable + 1 disrupted + 5 node
+    # labels + 5 (the DCGM-per-node count is sized by the node labels) -> 21 points per chunk.
+    assert (chunks["gpu_samples"], chunks["nodes"]) == (44, 23)
     assert snapshot(fresh_db) == full_load
 
 
@@ -280,7 +335,12 @@ def test_incremental_runs_merge_open_intervals(fleet_prometheus, fresh_db, full_
     # After the first hour node-a and node-c are open; the second run extends them in place.
     assert fresh_db.execute(
         "SELECT node, start_ts, end_ts FROM nodes ORDER BY node"
-    ).fetchall() == [("node-a", T0, None), ("node-b", T0, at(200)), ("node-c", at(220), None)]
+    ).fetchall() == [
+        ("node-a", T0, None),
+        ("node-b", T0, at(200)),
+        ("node-c", at(220), None),
+        ("node-d", T0, None),
+    ]
     assert sink.get_watermark(fresh_db, "prometheus", "DCGM_FI_DEV_GPU_UTIL") == at(240)
     with Proxy(fleet_prometheus.url) as proxy:
         s = settings(proxy.url, initial_lookback=timedelta(hours=1), lag=timedelta(minutes=2))
@@ -293,7 +353,7 @@ def test_incremental_runs_merge_open_intervals(fleet_prometheus, fresh_db, full_
     assert min(start for q, start in starts if "price" in q) == at(220)
     assert min(start for q, start in starts if "_total" in q) == at(240) - timedelta(minutes=12)
     assert snapshot(fresh_db) == full_load
-    assert fresh_db.execute("SELECT count(*) FROM nodes").fetchone() == (3,)
+    assert fresh_db.execute("SELECT count(*) FROM nodes").fetchone() == (4,)
     # A third run with nothing new changes nothing and fetches only the lag.
     with Proxy(fleet_prometheus.url) as proxy:
         collect(fresh_db, settings=settings(proxy.url), now=at(480))
@@ -322,7 +382,7 @@ def test_killed_mid_range_then_rerun_equals_uninterrupted(fleet_prometheus, tmp_
     script = Path(__file__).with_name("prom_run.py")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     # Small chunks; the proxy lets 40 requests through, then hangs: the child is mid-range.
-    with Proxy(fleet_prometheus.url, hang_after=40) as proxy:
+    with Proxy(fleet_prometheus.url, hang_after=140) as proxy:
         child = subprocess.Popen(
             [sys.executable, str(script), str(db), proxy.url, at(480).isoformat(), "7200", "600"],
             env=env,
@@ -335,7 +395,7 @@ def test_killed_mid_range_then_rerun_equals_uninterrupted(fleet_prometheus, tmp_
     conn = store.connect(db)
     try:
         partial = conn.execute("SELECT count(*) FROM gpu_samples").fetchone()[0]
-        assert 0 < partial < 1880
+        assert 0 < partial < 2360
         assert conn.execute("SELECT status FROM collection_runs").fetchall() == [("running",)]
         collect(
             conn,

@@ -1,0 +1,316 @@
+"""kube-state-metrics objects next to Karpenter's: node labels, pod info, pod-request totals.
+
+Pure frame functions used by the Prometheus collector's loaders (no I/O):
+
+* `node_presence` turns, per evaluation timestamp, `karpenter_nodes_allocatable{resource_type=
+  "nvidia_com_gpu"}` and `kube_node_labels` (+ a per-node count of DCGM GPUs) into one
+  Karpenter-shaped sample frame, so `series.nodes_from_karpenter` builds `nodes` rows for both
+  Karpenter nodes and nodes of other node groups (EKS managed node groups, self-managed ASGs).
+  A node is present at a timestamp when Karpenter reports its GPU allocatable, or when
+  kube_node_labels reports it and it has GPUs at that timestamp (a GPU-count node label, or DCGM
+  GPUs with `Hostname` = the node). Per attribute Karpenter's value wins and node labels fill what
+  it lacks; both present and different is returned as a mismatch (a warning, Karpenter kept).
+  Presence is decided per timestamp, so it does not depend on how the range was chunked.
+* `fill_pod_nodes` gives request samples without a `node` label the node of the pod's
+  `kube_pod_info` sample at the same timestamp.
+* `pod_info_rows` summarises kube_pod_info per pod uid (node, host IP, owner, first/last seen).
+* `request_mismatches` compares `karpenter_nodes_total_pod_requests{resource_type=
+  "nvidia_com_gpu"}` with the sum of kube-state-metrics `nvidia_com_gpu` requests of the pods on
+  the node, per timestamp.
+* `label_last_seen` is, per pod/namespace label key, the latest timestamp it had a value.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from costlab.collect import series
+
+NODE_LABELS_METRIC = "kube_node_labels"
+POD_INFO_METRIC = "kube_pod_info"
+POD_REQUESTS_TOTAL_METRIC = "karpenter_nodes_total_pod_requests"
+DCGM_GPUS_BY_NODE = "dcgm_gpus_by_node"  # alias of the per-node DCGM GPU count query
+GPU_RESOURCE_TYPE = "nvidia_com_gpu"
+
+# Node attribute -> kube_node_labels label names, first non-empty wins. Matching ignores case and
+# underscores: kube-state-metrics turns `eks.amazonaws.com/capacityType` into
+# `label_eks_amazonaws_com_capacityType`.
+NODE_LABELS: dict[str, tuple[str, ...]] = {
+    "nodepool": ("label_karpenter_sh_nodepool", "label_eks_amazonaws_com_nodegroup"),
+    "instance_type": (
+        "label_node_kubernetes_io_instance_type",
+        "label_beta_kubernetes_io_instance_type",
+    ),
+    "capacity_type": ("label_karpenter_sh_capacity_type", "label_eks_amazonaws_com_capacityType"),
+    "zone": ("label_topology_kubernetes_io_zone", "label_failure_domain_beta_kubernetes_io_zone"),
+    "region": (
+        "label_topology_kubernetes_io_region",
+        "label_failure_domain_beta_kubernetes_io_region",
+    ),
+    "instance_gpu_name": (
+        "label_karpenter_k8s_aws_instance_gpu_name",
+        "label_nvidia_com_gpu_product",
+    ),
+    "gpu_count": ("label_karpenter_k8s_aws_instance_gpu_count", "label_nvidia_com_gpu_count"),
+}
+# Capacity type label values (karpenter.sh/capacity-type, eks.amazonaws.com/capacityType),
+# lower-cased, to nodes.capacity_type.
+CAPACITY_TYPES = {
+    "spot": "spot",
+    "on-demand": "on-demand",
+    "on_demand": "on-demand",
+    "reserved": "reserved",
+    "capacity_block": "reserved",
+}
+ATTRS = ["nodepool", "instance_type", "capacity_type", "region", "zone", "instance_gpu_name"]
+_TS = pl.Datetime("us", "UTC")
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "")
+
+
+def _first_label(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.Expr:
+    """The first non-empty of the label columns matching `names` (case/underscore-insensitive)."""
+    wanted = [_norm(n) for n in names]
+    cols = sorted(
+        (c for c in frame.columns if _norm(c) in wanted), key=lambda c: wanted.index(_norm(c))
+    )
+    exprs = [pl.when(pl.col(c) != "").then(pl.col(c)) for c in cols]
+    return pl.coalesce(exprs) if exprs else pl.lit(None, dtype=pl.String)
+
+
+def _col(frame: pl.DataFrame, name: str) -> pl.Expr:
+    return pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.String)
+
+
+def region_from_zone(zone: pl.Expr) -> pl.Expr:
+    """us-east-1a -> us-east-1 (AWS zone names)."""
+    return zone.str.extract(r"^([a-z]{2}(?:-[a-z]+)+-\d+)[a-z]+$", 1)
+
+
+def gpu_short_name(model: pl.Expr) -> pl.Expr:
+    """'NVIDIA A100-SXM4-40GB', 'NVIDIA-H100-80GB-HBM3', 'Tesla T4', 'a10g' -> 'A100', 'H100',
+    'T4', 'A10G' (DCGM modelName / GPU feature discovery product / Karpenter gpu name)."""
+    return (
+        model.str.replace(r"(?i)^(nvidia|tesla)[ _-]+", "")
+        .str.extract(r"^([A-Za-z0-9]+)", 1)
+        .str.to_uppercase()
+    )
+
+
+def _empty_nodes() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "ts": _TS,
+            "cluster": pl.String,
+            "node": pl.String,
+            **{a: pl.String for a in ATTRS},
+            "gpu_count": pl.Float64,
+        }
+    )
+
+
+def _karpenter_nodes(frame: pl.DataFrame) -> pl.DataFrame:
+    part = frame.filter(
+        (pl.col("metric") == series.NODE_METRIC)
+        & (_col(frame, "resource_type") == GPU_RESOURCE_TYPE)
+    )
+    if part.height == 0:
+        return _empty_nodes()
+    return part.select(
+        "ts",
+        "cluster",
+        _col(part, "node_name").alias("node"),
+        *[_col(part, a).alias(a) for a in ATTRS],
+        pl.col("value").alias("gpu_count"),
+    )
+
+
+def _labelled_nodes(frame: pl.DataFrame) -> pl.DataFrame:
+    """kube_node_labels samples of nodes with GPUs at that timestamp, attributes from labels."""
+    labels = frame.filter(pl.col("metric") == NODE_LABELS_METRIC)
+    if labels.height == 0:
+        return _empty_nodes()
+    shaped = labels.select(
+        "ts",
+        "cluster",
+        _col(labels, "node").alias("node"),
+        *[_first_label(labels, NODE_LABELS[a]).alias(a) for a in ATTRS],
+        _first_label(labels, NODE_LABELS["gpu_count"])
+        .cast(pl.Float64, strict=False)
+        .alias("gpu_count"),
+    ).with_columns(
+        pl.col("capacity_type")
+        .str.to_lowercase()
+        .replace_strict(CAPACITY_TYPES, default=None)
+        .alias("capacity_type"),
+        pl.col("instance_gpu_name").pipe(gpu_short_name).str.to_lowercase(),
+    )
+    dcgm = frame.filter(pl.col("metric") == DCGM_GPUS_BY_NODE)
+    if dcgm.height:
+        gpus = dcgm.group_by("cluster", _col(dcgm, "Hostname").alias("node"), "ts").agg(
+            pl.col("value").sum().alias("_dcgm_gpus"),
+            _col(dcgm, "modelName").drop_nulls().first().alias("_dcgm_model"),
+        )
+        shaped = shaped.join(gpus, on=["cluster", "node", "ts"], how="left").with_columns(
+            pl.coalesce("gpu_count", "_dcgm_gpus").alias("gpu_count"),
+            pl.coalesce(
+                "instance_gpu_name", gpu_short_name(pl.col("_dcgm_model")).str.to_lowercase()
+            ).alias("instance_gpu_name"),
+        )
+    return shaped.filter(pl.col("gpu_count") > 0).select(_empty_nodes().columns)
+
+
+def node_presence(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Karpenter + kube_node_labels (+ DCGM GPU counts) to a Karpenter-shaped sample frame.
+
+    Input: a sample frame with a `cluster` column. Output: (samples, mismatches); samples have
+    metric = karpenter_nodes_allocatable, resource_type = nvidia_com_gpu, node_name, the node
+    attributes and value = GPU count, one row per (cluster, node, ts); mismatches are (cluster,
+    node, attribute, karpenter, labels) where both sources had a value and they differ.
+    """
+    if frame.height == 0 or "metric" not in frame.columns:
+        return pl.DataFrame(), pl.DataFrame()
+    karp = _karpenter_nodes(frame).with_columns(pl.lit(0).alias("_src"))
+    labelled = _labelled_nodes(frame).with_columns(pl.lit(1).alias("_src"))
+    keys = ["cluster", "node", "ts"]
+    both = pl.concat([karp, labelled], how="vertical_relaxed").filter(pl.col("node").is_not_null())
+    merged = (
+        both.sort(keys + ["_src"])
+        .group_by(keys, maintain_order=True)
+        .agg(*[pl.col(a).drop_nulls().first() for a in ATTRS + ["gpu_count"]])
+        .with_columns(
+            pl.coalesce("region", region_from_zone(pl.col("zone"))).alias("region"),
+            pl.lit(series.NODE_METRIC).alias("metric"),
+            pl.lit(GPU_RESOURCE_TYPE).alias("resource_type"),
+            pl.col("gpu_count").alias("value"),
+        )
+        .rename({"node": "node_name"})
+        .drop("gpu_count")
+    )
+    compared = ["nodepool", "instance_type", "capacity_type", "zone", "instance_gpu_name"]
+    pairs = karp.join(labelled, on=keys, how="inner", suffix="_label")
+    mismatches = [
+        pairs.filter(
+            pl.col(a).is_not_null()
+            & pl.col(f"{a}_label").is_not_null()
+            & (pl.col(a).str.to_lowercase() != pl.col(f"{a}_label").str.to_lowercase())
+        )
+        .select(
+            "cluster",
+            "node",
+            pl.lit(a).alias("attribute"),
+            pl.col(a).alias("karpenter"),
+            pl.col(f"{a}_label").alias("labels"),
+        )
+        .unique()
+        for a in compared
+    ]
+    return merged, pl.concat(mismatches).sort(pl.all())
+
+
+def fill_pod_nodes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Request samples whose `node` label is absent get the node of the pod's kube_pod_info sample
+    at the same timestamp (kube-state-metrics before v2 has no `node` on requests). Prometheus
+    drops empty labels, so a pending pod (node="") stays without a node in both."""
+    req = frame.filter(pl.col("metric") == series.POD_REQUEST_METRIC)
+    if req.height == 0:
+        return req
+    if "node" not in req.columns:
+        req = req.with_columns(pl.lit(None, dtype=pl.String).alias("node"))
+    info = frame.filter((pl.col("metric") == POD_INFO_METRIC) & (_col(frame, "node") != ""))
+    if info.height == 0:
+        return req
+    keys = ["cluster", "namespace", "pod", "ts"]
+    nodes = info.group_by(keys).agg(pl.col("node").drop_nulls().first().alias("_info_node"))
+    return (
+        req.join(nodes, on=keys, how="left", nulls_equal=True)
+        .with_columns(pl.coalesce(pl.col("node"), pl.col("_info_node")).alias("node"))
+        .drop("_info_node")
+    )
+
+
+POD_INFO_ATTRS = ["node", "host_ip", "created_by_kind", "created_by_name", "priority_class"]
+
+
+def pod_info_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """kube_pod_info samples to one row per (cluster, namespace, pod, uid): attributes from the
+    latest sample that has them, first and last evaluation timestamp seen."""
+    info = frame.filter(pl.col("metric") == POD_INFO_METRIC) if frame.height else frame
+    if info.height == 0:
+        return pl.DataFrame()
+    shaped = info.select(
+        "cluster",
+        "namespace",
+        "pod",
+        _col(info, "uid").fill_null("").alias("uid"),
+        "ts",
+        *[_col(info, a).alias(a) for a in POD_INFO_ATTRS],
+    )
+    return (
+        shaped.sort("ts")
+        .group_by("cluster", "namespace", "pod", "uid")
+        .agg(
+            *[pl.col(a).drop_nulls().last() for a in POD_INFO_ATTRS],
+            pl.col("ts").min().alias("first_seen_ts"),
+            pl.col("ts").max().alias("last_seen_ts"),
+        )
+    )
+
+
+def request_mismatches(frame: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
+    """Timestamps where Karpenter's total of pod GPU requests on a node differs from the sum of
+    kube-state-metrics `nvidia_com_gpu` requests of the pods on that node (whole GPUs only; MIG
+    and shared GPUs are other resource types). Output: cluster, node, ts, karpenter, ksm."""
+    total = frame.filter(
+        (pl.col("metric") == POD_REQUESTS_TOTAL_METRIC)
+        & (_col(frame, "resource_type") == GPU_RESOURCE_TYPE)
+    )
+    if total.height == 0:
+        return pl.DataFrame(
+            schema={
+                "cluster": pl.String,
+                "node": pl.String,
+                "ts": _TS,
+                "karpenter": pl.Float64,
+                "ksm": pl.Float64,
+            }
+        )
+    karp = total.group_by("cluster", pl.col("node_name").alias("node"), "ts").agg(
+        pl.col("value").sum().alias("karpenter")
+    )
+    ksm = (
+        requests.filter((pl.col("resource") == GPU_RESOURCE_TYPE) & pl.col("node").is_not_null())
+        .group_by("cluster", "node", "ts")
+        .agg(pl.col("value").sum().alias("ksm"))
+        if requests.height
+        else pl.DataFrame(
+            schema={"cluster": pl.String, "node": pl.String, "ts": _TS, "ksm": pl.Float64}
+        )
+    )
+    return (
+        karp.join(ksm, on=["cluster", "node", "ts"], how="left")
+        .with_columns(pl.col("ksm").fill_null(0.0))
+        .filter((pl.col("karpenter") - pl.col("ksm")).abs() > 1e-6)
+        .select("cluster", "node", "ts", "karpenter", "ksm")
+    )
+
+
+def label_last_seen(frame: pl.DataFrame, metric: str, ids: list[str]) -> pl.DataFrame:
+    """Per (ids, key) the latest timestamp at which `metric` had a non-empty `label_<key>`; keys
+    without the `label_` prefix, as `series.labels_from_ksm` writes them."""
+    part = frame.filter(pl.col("metric") == metric) if frame.height else frame
+    label_cols = [c for c in part.columns if c.startswith("label_")]
+    if part.height == 0 or not label_cols:
+        return pl.DataFrame(
+            schema={**{i: pl.String for i in ids}, "key": pl.String, "last_seen_ts": _TS}
+        )
+    return (
+        part.select(*ids, "ts", *label_cols)
+        .unpivot(index=ids + ["ts"], on=label_cols, variable_name="key", value_name="value")
+        .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+        .group_by(ids + ["key"])
+        .agg(pl.col("ts").max().alias("last_seen_ts"))
+        .with_columns(pl.col("key").str.strip_prefix("label_"))
+    )
