@@ -35,9 +35,15 @@ def main() -> None:
         obs = conn.execute("SELECT count(*) FROM llm_observations").fetchone()[0]
         conn.close()
     total = t2 - t0
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}")
-    print(f"demo {args.days} days: generate+load {t1 - t0:.1f} s, allocate {t2 - t1:.1f} s, total {total:.1f} s")
-    print(f"  {samples:,} GPU samples, {obs:,} LangFuse observations, {(samples + obs) / (t1 - t0):,.0f} rows/s loaded")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}"
+    )
+    print(
+        f"demo {args.days} days: generate+load {t1 - t0:.1f} s, allocate {t2 - t1:.1f} s, total {total:.1f} s"
+    )
+    print(
+        f"  {samples:,} GPU samples, {obs:,} LangFuse observations, {(samples + obs) / (t1 - t0):,.0f} rows/s loaded"
+    )
     print(f"  target: 7 days < 120 s -> {'OK' if args.days != 7 or total < 120 else 'MISSED'}")
 
 

@@ -137,8 +137,16 @@ def rightsize_vector(
     """Workload grids + the rightsize plan and its moved fleet: (USD saved, moved node-hours)."""
     wl_index, wl_demand = workload_grid(pods, 0, step, n)
     fleet = FleetGrid(
-        grid.start_s, step, grid.groups, grid.nodes, grid.occupied, grid.demand, grid.pods,
-        grid.kind_demand, wl_index, wl_demand,
+        grid.start_s,
+        step,
+        grid.groups,
+        grid.nodes,
+        grid.occupied,
+        grid.demand,
+        grid.pods,
+        grid.kind_demand,
+        wl_index,
+        wl_demand,
     )
     usd_per_gpu = pl.DataFrame(
         {
@@ -151,9 +159,11 @@ def rightsize_vector(
         (pl.col("gpus") * (pl.col("end_s") - pl.col("start_s")) / 3600).alias("gpu_h")
     )
     main_type = (
-        gh.group_by("workload", "itype").agg(pl.col("gpu_h").sum())
+        gh.group_by("workload", "itype")
+        .agg(pl.col("gpu_h").sum())
         .sort(["workload", "gpu_h", "itype"], descending=[False, True, False])
-        .group_by("workload", maintain_order=True).first()
+        .group_by("workload", maintain_order=True)
+        .first()
         .select("workload", pl.col("itype").alias("current_type"))
     )
     workloads = (
@@ -186,8 +196,14 @@ def rightsize_naive(
     gpp: dict[str, float] = {}
     by_type: dict[str, dict[str, float]] = {}
     events = list(
-        zip(pods["workload"].to_list(), pods["group_idx"].to_list(), pods["start_s"].to_list(),
-            pods["end_s"].to_list(), pods["gpus"].to_list(), strict=True)
+        zip(
+            pods["workload"].to_list(),
+            pods["group_idx"].to_list(),
+            pods["start_s"].to_list(),
+            pods["end_s"].to_list(),
+            pods["gpus"].to_list(),
+            strict=True,
+        )
     )
     for wl, g, st, en, gpus in events:
         h = gpus * (en - st) / 3600

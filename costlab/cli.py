@@ -11,7 +11,7 @@ import importlib
 import logging
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,7 +32,9 @@ app = typer.Typer(
     add_completion=False,
 )
 collect_app = typer.Typer(help="Collect source data into the database.", no_args_is_help=True)
-prices_app = typer.Typer(help="Manage price data (overrides, negotiated rates).", no_args_is_help=True)
+prices_app = typer.Typer(
+    help="Manage price data (overrides, negotiated rates).", no_args_is_help=True
+)
 app.add_typer(collect_app, name="collect")
 app.add_typer(prices_app, name="prices")
 
@@ -47,23 +49,23 @@ class State:
 state = State()
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
-class TableOrJson(str, Enum):
+class TableOrJson(StrEnum):
     table = "table"
     json = "json"
 
 
-class IdlePolicy(str, Enum):
+class IdlePolicy(StrEnum):
     separate = "separate"
     share = "share"
 
 
-class StrategyName(str, Enum):
+class StrategyName(StrEnum):
     spot = "spot"
     consolidation = "consolidation"
     schedule = "schedule"
@@ -75,12 +77,19 @@ class StrategyName(str, Enum):
 def _global(
     db: Annotated[
         Path | None,
-        typer.Option("--db", help="DuckDB database file [env COSTLAB_DB, default ./costlab.duckdb]."),
+        typer.Option(
+            "--db", help="DuckDB database file [env COSTLAB_DB, default ./costlab.duckdb]."
+        ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")
+    ] = False,
 ) -> None:
     state.db = db or Path(os.environ.get("COSTLAB_DB", "costlab.duckdb"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _entry(module: str, function: str) -> Any:
@@ -109,7 +118,9 @@ def _show(result: Any) -> None:
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(min=1, max=90, help="Days of history to generate.")] = 7,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same fleet, same dollars.")] = 42,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: same seed, same fleet, same dollars.")
+    ] = 42,
 ) -> None:
     """Generate a realistic demo fleet, load it through the collectors' loaders, allocate, summarise."""
     from costlab import pipeline
@@ -119,11 +130,18 @@ def demo(
 
 @collect_app.command("prometheus")
 def collect_prometheus(
-    url: Annotated[str, typer.Option(help="Prometheus-compatible query endpoint (Prometheus, Thanos, Mimir, AMP).")],
-    start: Annotated[str | None, typer.Option(help="ISO start; default: the stored watermark.")] = None,
+    url: Annotated[
+        str,
+        typer.Option(help="Prometheus-compatible query endpoint (Prometheus, Thanos, Mimir, AMP)."),
+    ],
+    start: Annotated[
+        str | None, typer.Option(help="ISO start; default: the stored watermark.")
+    ] = None,
     end: Annotated[str | None, typer.Option(help="ISO end; default: now.")] = None,
     step: Annotated[str, typer.Option(help="Query resolution, e.g. 15s, 1m.")] = "15s",
-    cluster: Annotated[str | None, typer.Option(help="Cluster name to record (default: the `cluster` label).")] = None,
+    cluster: Annotated[
+        str | None, typer.Option(help="Cluster name to record (default: the `cluster` label).")
+    ] = None,
 ) -> None:
     """Collect DCGM, kube-state-metrics and Karpenter series from Prometheus."""
     fn = _entry("costlab.collect.prometheus", "collect_from_cli")
@@ -132,7 +150,12 @@ def collect_prometheus(
 
 @collect_app.command("langfuse")
 def collect_langfuse(
-    host: Annotated[str, typer.Option(help="LangFuse base URL; keys from LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY.")],
+    host: Annotated[
+        str,
+        typer.Option(
+            help="LangFuse base URL; keys from LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY."
+        ),
+    ],
 ) -> None:
     """Collect LangFuse GENERATION observations (tokens, model, latency, cost) incrementally."""
     fn = _entry("costlab.collect.langfuse", "collect_from_cli")
@@ -141,8 +164,12 @@ def collect_langfuse(
 
 @collect_app.command("prices")
 def collect_prices(
-    region: Annotated[list[str] | None, typer.Option(help="AWS region(s) to price; repeatable.")] = None,
-    snapshot: Annotated[Path | None, typer.Option(help="Load an offline price snapshot CSV instead of calling AWS.")] = None,
+    region: Annotated[
+        list[str] | None, typer.Option(help="AWS region(s) to price; repeatable.")
+    ] = None,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Load an offline price snapshot CSV instead of calling AWS.")
+    ] = None,
 ) -> None:
     """Collect EC2 on-demand (Pricing API) and spot (price history) prices."""
     fn = _entry("costlab.collect.ec2_prices", "collect_from_cli")
@@ -151,7 +178,12 @@ def collect_prices(
 
 @prices_app.command("import")
 def prices_import(
-    file: Annotated[Path, typer.Argument(help="CSV: instance_type,region,capacity_type,usd_per_hour[,zone,effective_from]")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: instance_type,region,capacity_type,usd_per_hour[,zone,effective_from]"
+        ),
+    ],
 ) -> None:
     """Import price overrides (negotiated rates, Savings Plans, reserved) that win over list prices."""
     fn = _entry("costlab.collect.ec2_prices", "import_from_cli")
@@ -160,11 +192,21 @@ def prices_import(
 
 @app.command()
 def allocate(
-    start: Annotated[str | None, typer.Option(help="ISO start (default: start of recorded data).")] = None,
-    end: Annotated[str | None, typer.Option(help="ISO end, exclusive (default: end of recorded data).")] = None,
-    by: Annotated[str, typer.Option(help="team | namespace | nodepool | cluster | model | label:KEY")] = "team",
-    idle: Annotated[IdlePolicy, typer.Option(help="Idle GPU cost: its own __idle__ row, or shared by cost.")] = IdlePolicy.separate,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    start: Annotated[
+        str | None, typer.Option(help="ISO start (default: start of recorded data).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="ISO end, exclusive (default: end of recorded data).")
+    ] = None,
+    by: Annotated[
+        str, typer.Option(help="team | namespace | nodepool | cluster | model | label:KEY")
+    ] = "team",
+    idle: Annotated[
+        IdlePolicy, typer.Option(help="Idle GPU cost: its own __idle__ row, or shared by cost.")
+    ] = IdlePolicy.separate,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="Output format.")
+    ] = OutputFormat.table,
 ) -> None:
     """Allocate node cost to GPU-hours and tenants; money is conserved to the micro-dollar."""
     from costlab import pipeline, render
@@ -175,12 +217,22 @@ def allocate(
 
 @app.command()
 def tokens(
-    start: Annotated[str | None, typer.Option(help="ISO start (default: start of recorded data).")] = None,
-    end: Annotated[str | None, typer.Option(help="ISO end, exclusive (default: end of recorded data).")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="ISO start (default: start of recorded data).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="ISO end, exclusive (default: end of recorded data).")
+    ] = None,
     by: Annotated[str, typer.Option(help="model | trace | session | user | tenant")] = "model",
-    match: Annotated[str, typer.Option(help="Join GPU cost to LangFuse by pod label model or deployment.")] = "model",
-    limit: Annotated[int, typer.Option(min=1, help="Rows for trace/session/user/tenant, most expensive first.")] = 50,
-    fmt: Annotated[TableOrJson, typer.Option("--format", help="Output format.")] = TableOrJson.table,
+    match: Annotated[
+        str, typer.Option(help="Join GPU cost to LangFuse by pod label model or deployment.")
+    ] = "model",
+    limit: Annotated[
+        int, typer.Option(min=1, help="Rows for trace/session/user/tenant, most expensive first.")
+    ] = 50,
+    fmt: Annotated[
+        TableOrJson, typer.Option("--format", help="Output format.")
+    ] = TableOrJson.table,
 ) -> None:
     """What a token really costs: GPU $ per 1M input/output tokens by model, or per trace/session/user/tenant."""
     from costlab import pipeline, render
@@ -191,8 +243,12 @@ def tokens(
 
 @app.command()
 def simulate(
-    strategy: Annotated[StrategyName, typer.Option(help="Strategy to replay on the recorded history.")] = StrategyName.all,
-    fmt: Annotated[TableOrJson, typer.Option("--format", help="Output format.")] = TableOrJson.table,
+    strategy: Annotated[
+        StrategyName, typer.Option(help="Strategy to replay on the recorded history.")
+    ] = StrategyName.all,
+    fmt: Annotated[
+        TableOrJson, typer.Option("--format", help="Output format.")
+    ] = TableOrJson.table,
 ) -> None:
     """Replay Karpenter strategies (spot, consolidation, schedule, rightsize) on recorded demand."""
     fn = _entry("costlab.simulate.runner", "simulate_from_cli")
@@ -201,9 +257,13 @@ def simulate(
 
 @app.command()
 def recommend(
-    out: Annotated[Path, typer.Option(help="Folder for NodePool / EC2NodeClass / ScaledObject YAML and summary.")],
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder for NodePool / EC2NodeClass / ScaledObject YAML and summary."),
+    ],
     current: Annotated[
-        Path | None, typer.Option(help="Current NodePool YAML: also write a reviewable diff against it.")
+        Path | None,
+        typer.Option(help="Current NodePool YAML: also write a reviewable diff against it."),
     ] = None,
 ) -> None:
     """Write ready-to-apply NodePool and KEDA manifests from the simulation."""
@@ -222,7 +282,9 @@ def rules(
 
 @app.command()
 def exporter(
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the /metrics endpoint.")] = 9108,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port for the /metrics endpoint.")
+    ] = 9108,
 ) -> None:
     """Serve costlab_instance_hourly_cost_usd and allocated $ per tenant as Prometheus metrics."""
     fn = _entry("costlab.emit.exporter", "serve_from_cli")
@@ -232,7 +294,10 @@ def exporter(
 @app.command()
 def report(
     out: Annotated[Path, typer.Option(help="Folder for the HTML report, CSV and FOCUS export.")],
-    period: Annotated[str | None, typer.Option(help="YYYY-MM or YYYY-Www (default: last complete month in the data).")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(help="YYYY-MM or YYYY-Www (default: last complete month in the data)."),
+    ] = None,
 ) -> None:
     """Write a batch report (HTML, CSV, FOCUS) for a month or week."""
     fn = _entry("costlab.report.batch", "report_from_cli")
@@ -241,10 +306,17 @@ def report(
 
 @app.command()
 def dashboard(
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the Streamlit server.")] = 8501,
-    tenant: Annotated[str | None, typer.Option(help="Tenant-scoped mode: only this tenant's rows are queried.")] = None,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port for the Streamlit server.")
+    ] = 8501,
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant-scoped mode: only this tenant's rows are queried.")
+    ] = None,
     address: Annotated[
-        str | None, typer.Option(help="Address to listen on, e.g. 127.0.0.1 (default: Streamlit's, all interfaces).")
+        str | None,
+        typer.Option(
+            help="Address to listen on, e.g. 127.0.0.1 (default: Streamlit's, all interfaces)."
+        ),
     ] = None,
 ) -> None:
     """Start the Streamlit FinOps dashboard on the database (read-only)."""

@@ -58,11 +58,17 @@ def settings_for(cls: type[S], name: str, **overrides: Any) -> S:
     table, then the model's defaults."""
     prefix = str(cls.model_config.get("env_prefix", "")).upper()
     reads_env = issubclass(cls, BaseSettings)
-    from_file = {k: v for k, v in section(name).items() if not (reads_env and f"{prefix}{k.upper()}" in os.environ)}
+    from_file = {
+        k: v
+        for k, v in section(name).items()
+        if not (reads_env and f"{prefix}{k.upper()}" in os.environ)
+    }
     try:
         return cls(**{**from_file, **overrides})
     except ValueError as exc:
-        raise UsageError(f"[{name}] settings: {exc}".splitlines()[0] + " (see costlab.example.toml)") from exc
+        raise UsageError(
+            f"[{name}] settings: {exc}".splitlines()[0] + " (see costlab.example.toml)"
+        ) from exc
 
 
 # Every section of costlab.toml and the settings model that reads it.
@@ -91,7 +97,7 @@ def _toml_value(value: Any) -> str | None:
 
     if isinstance(value, Enum):
         value = value.value
-    if hasattr(value, "model_dump"):   # nested pydantic models become inline tables
+    if hasattr(value, "model_dump"):  # nested pydantic models become inline tables
         value = value.model_dump(mode="json")
     if value is None:
         return None
@@ -108,7 +114,9 @@ def _toml_value(value: Any) -> str | None:
         items = [_toml_value(v) for v in value]
         return "[" + ", ".join(i for i in items if i is not None) + "]"
     if isinstance(value, dict):
-        items = [f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+        items = [
+            f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None
+        ]
         return "{ " + ", ".join(items) + " }" if items else "{}"
     return json.dumps(str(value))
 
@@ -130,7 +138,9 @@ def _model_lines(model: type[BaseModel], prefix: str, table: str) -> list[str]:
         if "SecretStr" in str(field.annotation):
             lines.append(f"# {key}: secret, set {prefix}{key.upper()} in the environment")
             continue
-        rendered = _toml_value(default.get_secret_value() if isinstance(default, SecretStr) else default)
+        rendered = _toml_value(
+            default.get_secret_value() if isinstance(default, SecretStr) else default
+        )
         lines.append(f"{key} = {rendered}" if rendered is not None else f"# {key} = (unset)")
     for key, sub, description in nested:
         lines += ["", f"[{table}.{key}]"] + [f"# {t}" for t in textwrap.wrap(description, 96)]
@@ -148,7 +158,11 @@ def example_toml() -> str:
     for name in SECTIONS:
         model = section_model(name)
         prefix = str(model.model_config.get("env_prefix", "")).upper()
-        where = f"environment: {prefix}<KEY>" if issubclass(model, BaseSettings) else "file only (no environment)"
+        where = (
+            f"environment: {prefix}<KEY>"
+            if issubclass(model, BaseSettings)
+            else "file only (no environment)"
+        )
         lines += ["", f"[{name}]", f"# {where}"] + _model_lines(model, prefix, name)
     return "\n".join(lines) + "\n"
 

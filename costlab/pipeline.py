@@ -24,14 +24,21 @@ def resolve_window(conn: Any, start: str | None, end: str | None) -> tuple[Windo
     """The window to allocate: given bounds, else the span of recorded data (hour-aligned)."""
     first, horizon = data_bounds(conn)
     if first is None or horizon is None:
-        raise StoreError("the database holds no nodes yet: run `costlab demo` or `costlab collect prometheus`")
+        raise StoreError(
+            "the database holds no nodes yet: run `costlab demo` or `costlab collect prometheus`"
+        )
     lo = parse_ts(start) if start else floor_hour(first)
     hi = parse_ts(end) if end else ceil_hour(horizon)
     return Window(lo, hi).hour_aligned(), horizon
 
 
 def allocate(
-    db: Path, *, start: str | None = None, end: str | None = None, by: str = "team", idle: str = "separate"
+    db: Path,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    by: str = "team",
+    idle: str = "separate",
 ) -> alloc_report.AllocationResult:
     """Rebuild the allocation for the window and group it by `by` with the idle policy."""
     alloc_report.parse_by(by)  # fail on a bad --by before touching the database
@@ -40,17 +47,28 @@ def allocate(
     try:
         window, horizon = resolve_window(conn, start, end)
         run = allocate_window(conn, window, horizon, settings)
-        rows = alloc_report.report_by(conn, window, by=by, idle=idle, scope=settings.idle_share_scope)
+        rows = alloc_report.report_by(
+            conn, window, by=by, idle=idle, scope=settings.idle_share_scope
+        )
     finally:
         conn.close()
     return alloc_report.AllocationResult(
-        window=window, by=by, idle=idle, total_node_cost_usd_micros=run.total_node_cost_usd_micros,
-        unpriced_node_hours=run.unpriced_node_hours, rows=rows,
+        window=window,
+        by=by,
+        idle=idle,
+        total_node_cost_usd_micros=run.total_node_cost_usd_micros,
+        unpriced_node_hours=run.unpriced_node_hours,
+        rows=rows,
     )
 
 
 def tokens(
-    db: Path, *, start: str | None = None, end: str | None = None, by: str = "model", match: str = "model",
+    db: Path,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    by: str = "model",
+    match: str = "model",
     limit: int = 50,
 ) -> tokens_mod.TokenReport:
     """Token economics over the allocation already computed for the window (read-only)."""
@@ -61,7 +79,9 @@ def tokens(
     try:
         window, _ = resolve_window(conn, start, end)
         if by == "model":
-            return tokens_mod.TokenReport(window, by, rates=tokens_mod.token_rates(conn, window, settings, match))
+            return tokens_mod.TokenReport(
+                window, by, rates=tokens_mod.token_rates(conn, window, settings, match)
+            )
         rows = tokens_mod.token_cost_by(conn, window, by, settings, match, limit=limit)
         return tokens_mod.TokenReport(window, by, costs=rows)
     finally:
@@ -91,8 +111,17 @@ def run_dashboard(db: Path, *, port: int, tenant: str | None, address: str | Non
     if tenant:
         env["COSTLAB_TENANT"] = tenant
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     if address:
         cmd += ["--server.address", address]

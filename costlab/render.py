@@ -30,7 +30,9 @@ def _row_dict(row) -> dict:
         "tenant": row.tenant,
         "gpu_hours": round(row.gpu_hours, 6),
         "gpu_hours_requested": round(row.gpu_hours_requested, 6),
-        "a100_equiv_gpu_hours": None if row.a100_equiv_gpu_hours is None else round(row.a100_equiv_gpu_hours, 6),
+        "a100_equiv_gpu_hours": None
+        if row.a100_equiv_gpu_hours is None
+        else round(row.a100_equiv_gpu_hours, 6),
         "gpu_hours_used": None if row.gpu_hours_used is None else round(row.gpu_hours_used, 6),
         "efficiency": None if row.efficiency is None else round(row.efficiency, 6),
         "idle_share_usd": micros_to_usd(row.idle_share_usd_micros),
@@ -49,14 +51,22 @@ def allocation_json(result: AllocationResult) -> str:
         "unpriced_node_hours": round(result.unpriced_node_hours, 6),
         "rows": [_row_dict(r) for r in result.rows],
     }
-    return json.dumps(doc, default=lambda v: float(v) if isinstance(v, Decimal) else str(v), indent=2)
+    return json.dumps(
+        doc, default=lambda v: float(v) if isinstance(v, Decimal) else str(v), indent=2
+    )
 
 
 def allocation_csv(result: AllocationResult) -> str:
     buf = io.StringIO()
     fields = [
-        "tenant", "gpu_hours", "gpu_hours_requested", "a100_equiv_gpu_hours", "gpu_hours_used", "efficiency",
-        "idle_share_usd", "cost_usd",
+        "tenant",
+        "gpu_hours",
+        "gpu_hours_requested",
+        "a100_equiv_gpu_hours",
+        "gpu_hours_used",
+        "efficiency",
+        "idle_share_usd",
+        "cost_usd",
     ]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
@@ -97,34 +107,62 @@ def tokens(report, fmt: str) -> Table | str:
     if report.by == "model":
         rows = [
             {
-                "model": r.serving_key, "gpu_cost_usd": micros_to_usd(r.gpu_cost_usd_micros),
-                "input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "requests": r.requests,
-                "usd_per_1m_input": r.usd_per_1m_input, "usd_per_1m_output": r.usd_per_1m_output,
-                "usd_per_1m_tokens": r.usd_per_1m_tokens, "list_usd_per_1m_tokens": r.list_usd_per_1m_tokens,
+                "model": r.serving_key,
+                "gpu_cost_usd": micros_to_usd(r.gpu_cost_usd_micros),
+                "input_tokens": r.input_tokens,
+                "output_tokens": r.output_tokens,
+                "requests": r.requests,
+                "usd_per_1m_input": r.usd_per_1m_input,
+                "usd_per_1m_output": r.usd_per_1m_output,
+                "usd_per_1m_tokens": r.usd_per_1m_tokens,
+                "list_usd_per_1m_tokens": r.list_usd_per_1m_tokens,
             }
             for r in report.rates
         ]
     else:
         rows = [
-            {report.by: k, "requests": n, "input_tokens": i, "output_tokens": o,
-             "gpu_cost_usd": Decimal(str(round(c, 6))), "list_cost_usd": None if lc is None else Decimal(str(round(lc, 6)))}
+            {
+                report.by: k,
+                "requests": n,
+                "input_tokens": i,
+                "output_tokens": o,
+                "gpu_cost_usd": Decimal(str(round(c, 6))),
+                "list_cost_usd": None if lc is None else Decimal(str(round(lc, 6))),
+            }
             for k, n, i, o, c, lc in report.costs
         ]
     if fmt == "json":
-        doc = {"start": report.window.start.isoformat(), "end": report.window.end.isoformat(), "by": report.by, "rows": rows}
-        return json.dumps(doc, default=lambda v: float(v) if isinstance(v, Decimal) else str(v), indent=2)
-    table = Table(title=f"GPU cost of tokens by {report.by}, {report.window.start:%Y-%m-%d} to {report.window.end:%Y-%m-%d} UTC")
-    for col in (rows[0] if rows else {report.by: None}):
-        table.add_column(_HEADERS.get(col, col), justify="left" if col in ("model", report.by) else "right")
+        doc = {
+            "start": report.window.start.isoformat(),
+            "end": report.window.end.isoformat(),
+            "by": report.by,
+            "rows": rows,
+        }
+        return json.dumps(
+            doc, default=lambda v: float(v) if isinstance(v, Decimal) else str(v), indent=2
+        )
+    table = Table(
+        title=f"GPU cost of tokens by {report.by}, {report.window.start:%Y-%m-%d} to {report.window.end:%Y-%m-%d} UTC"
+    )
+    for col in rows[0] if rows else {report.by: None}:
+        table.add_column(
+            _HEADERS.get(col, col), justify="left" if col in ("model", report.by) else "right"
+        )
     for row in rows:
         table.add_row(*(_cell(v, money=k.startswith(("usd", "list_usd"))) for k, v in row.items()))
     return table
 
 
 _HEADERS = {
-    "gpu_cost_usd": "GPU $", "input_tokens": "in tokens", "output_tokens": "out tokens", "requests": "requests",
-    "usd_per_1m_input": "$/1M in", "usd_per_1m_output": "$/1M out", "usd_per_1m_tokens": "$/1M",
-    "list_usd_per_1m_tokens": "list $/1M", "list_cost_usd": "list $",
+    "gpu_cost_usd": "GPU $",
+    "input_tokens": "in tokens",
+    "output_tokens": "out tokens",
+    "requests": "requests",
+    "usd_per_1m_input": "$/1M in",
+    "usd_per_1m_output": "$/1M out",
+    "usd_per_1m_tokens": "$/1M",
+    "list_usd_per_1m_tokens": "list $/1M",
+    "list_cost_usd": "list $",
 }
 
 

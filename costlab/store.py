@@ -41,7 +41,9 @@ def load_sql(name: str) -> str:
     return path.read_text()
 
 
-def connect(path: str | Path, *, read_only: bool = False, migrate_schema: bool = True) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | Path, *, read_only: bool = False, migrate_schema: bool = True
+) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) a costlab database and bring its schema up to date."""
     target = str(path)
     if target != ":memory:":
@@ -49,7 +51,9 @@ def connect(path: str | Path, *, read_only: bool = False, migrate_schema: bool =
         if p.is_dir():
             raise StoreError(f"--db {target} is a directory, not a database file")
         if read_only and not p.exists():
-            raise StoreError(f"database {target} does not exist yet: run `costlab demo` or a collector first")
+            raise StoreError(
+                f"database {target} does not exist yet: run `costlab demo` or a collector first"
+            )
         if not read_only and not p.parent.exists():
             raise StoreError(f"cannot create database {target}: folder {p.parent} does not exist")
     try:
@@ -92,7 +96,10 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> int:
         log.info("applying migration %03d_%s", number, name)
         with transaction(conn):
             conn.execute(path.read_text())
-            conn.execute("INSERT INTO schema_version (version, name) VALUES ($v, $n)", {"v": number, "n": name})
+            conn.execute(
+                "INSERT INTO schema_version (version, name) VALUES ($v, $n)",
+                {"v": number, "n": name},
+            )
     _seed(conn)
     return schema_version(conn)
 
@@ -150,7 +157,9 @@ def upsert(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> int:
     cols = ", ".join(_ident(c) for c in data.column_names)
     conn.register("_costlab_staged", data)
     try:
-        conn.execute(f"INSERT OR REPLACE INTO {_ident(table)} ({cols}) SELECT {cols} FROM _costlab_staged")
+        conn.execute(
+            f"INSERT OR REPLACE INTO {_ident(table)} ({cols}) SELECT {cols} FROM _costlab_staged"
+        )
     finally:
         conn.unregister("_costlab_staged")
     return data.num_rows

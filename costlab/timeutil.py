@@ -15,7 +15,9 @@ def parse_ts(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"not an ISO-8601 date/time: {text!r} (e.g. 2026-11-01 or 2026-11-01T06:00Z)")
+        raise UsageError(
+            f"not an ISO-8601 date/time: {text!r} (e.g. 2026-11-01 or 2026-11-01T06:00Z)"
+        ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -41,7 +43,9 @@ class Window:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise UsageError("window bounds must be timezone-aware")
         if self.end <= self.start:
-            raise UsageError(f"window end {self.end.isoformat()} is not after start {self.start.isoformat()}")
+            raise UsageError(
+                f"window end {self.end.isoformat()} is not after start {self.start.isoformat()}"
+            )
 
     @property
     def hours(self) -> float:

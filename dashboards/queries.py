@@ -149,7 +149,9 @@ class Queries:
         if idle not in IDLE_POLICIES:
             raise QueryError(f"idle policy must be one of {', '.join(IDLE_POLICIES)}")
         scope = settings_for(AllocateSettings, "allocate").idle_share_scope
-        return self.run("allocate/report_by", filters, by="team", label_key="", idle=idle, scope=scope)
+        return self.run(
+            "allocate/report_by", filters, by="team", label_key="", idle=idle, scope=scope
+        )
 
     def session_costs(self, filters: Filters, grain: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         if grain not in GRAINS:

@@ -24,10 +24,14 @@ OUT = Path(__file__).resolve().parent.parent / "costlab" / "data"
 
 def derive(shared: Path) -> None:
     data = shared / "data"
-    prices = pl.read_csv(data / "aws_ec2_karpenter" / "ondemand_prices_us_east_1.csv", infer_schema_length=0)
+    prices = pl.read_csv(
+        data / "aws_ec2_karpenter" / "ondemand_prices_us_east_1.csv", infer_schema_length=0
+    )
     prices.write_csv(OUT / "ec2_ondemand_prices_us_east_1.csv")
 
-    types = pl.read_csv(data / "aws_ec2_karpenter" / "instance_types_karpenter_labels.csv", infer_schema_length=0)
+    types = pl.read_csv(
+        data / "aws_ec2_karpenter" / "instance_types_karpenter_labels.csv", infer_schema_length=0
+    )
     gpu = (
         types.filter(pl.col("karpenter.k8s.aws/instance-gpu-count").is_not_null())
         .select(
@@ -67,16 +71,23 @@ def derive(shared: Path) -> None:
             "output_tokens": [r["output_length"] for r in rows],
         }
     )
-    tokens = pl.concat([*azure, mooncake.cast({"offset_ms": pl.Int64})], how="vertical_relaxed").sort(
-        ["trace", "offset_ms"]
-    )
+    tokens = pl.concat(
+        [*azure, mooncake.cast({"offset_ms": pl.Int64})], how="vertical_relaxed"
+    ).sort(["trace", "offset_ms"])
     # mtime=0 keeps the gzip byte-identical across runs, so re-deriving makes no diff.
-    with open(OUT / "llm_request_tokens.csv.gz", "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+    with (
+        open(OUT / "llm_request_tokens.csv.gz", "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh,
+    ):
         tokens.write_csv(fh)
-    print(f"wrote {OUT}: {prices.height} prices, {gpu.height} GPU instance types, {tokens.height} requests")
+    print(
+        f"wrote {OUT}: {prices.height} prices, {gpu.height} GPU instance types, {tokens.height} requests"
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument(
+        "--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared"
+    )
     derive(parser.parse_args().shared)

@@ -19,7 +19,9 @@ def pytest_collection_modifyitems(config, items):  # noqa: ARG001
     if os.environ.get("CI"):
         for item in items:
             for marker in item.iter_markers("skip"):
-                raise pytest.UsageError(f"{item.nodeid} is marked skip ({marker.kwargs}); skips fail in CI")
+                raise pytest.UsageError(
+                    f"{item.nodeid} is marked skip ({marker.kwargs}); skips fail in CI"
+                )
 
 
 @pytest.fixture
@@ -59,7 +61,9 @@ def demo_db(tmp_path_factory) -> Path:
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--update-golden", action="store_true", default=False,
+        "--update-golden",
+        action="store_true",
+        default=False,
         help="rewrite golden files under tests/golden/ from the current output (review the diff!)",
     )
 
@@ -67,4 +71,7 @@ def pytest_addoption(parser):
 @pytest.fixture(scope="session")
 def update_golden(request) -> bool:
     """True when golden files should be rewritten (--update-golden or COSTLAB_UPDATE_GOLDEN=1)."""
-    return bool(request.config.getoption("--update-golden") or os.environ.get("COSTLAB_UPDATE_GOLDEN") == "1")
+    return bool(
+        request.config.getoption("--update-golden")
+        or os.environ.get("COSTLAB_UPDATE_GOLDEN") == "1"
+    )

@@ -37,7 +37,11 @@ def reference(nodes, pods, prices, start: datetime, end: datetime) -> dict:
                 s_lo, s_hi = max(lo, since), min(hi, until)
                 if s_hi <= s_lo:
                     continue
-                cost = int((Decimal(micros) * ms(s_hi - s_lo) / 3_600_000).quantize(Decimal(1), ROUND_HALF_UP))
+                cost = int(
+                    (Decimal(micros) * ms(s_hi - s_lo) / 3_600_000).quantize(
+                        Decimal(1), ROUND_HALF_UP
+                    )
+                )
                 claims = defaultdict(Fraction)
                 for ns, pod, p_node, p_start, p_end, p_gpus in pods:
                     o_lo, o_hi = max(p_start, s_lo), min(p_end, s_hi)
@@ -51,7 +55,9 @@ def reference(nodes, pods, prices, start: datetime, end: datetime) -> dict:
                 if idle > 0:
                     weights[("__idle__", "__idle__")] = Fraction(idle)
                 keys = sorted(k for k, w in weights.items() if w > 0)
-                for key, part in zip(keys, split_micros(cost, [weights[k] for k in keys]), strict=True):
+                for key, part in zip(
+                    keys, split_micros(cost, [weights[k] for k in keys]), strict=True
+                ):
                     out[(hour, name, *key)] += part
         hour = hour_end
     return dict(out)

@@ -6,17 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import polars as pl
+from allocate_fixtures import at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_allocation import reference
 
-from allocate_fixtures import at
 from costlab import store
 from costlab.allocate.gpu import allocate_window
 from costlab.allocate.report import report_by
 from costlab.collect import sink
 from costlab.money import split_micros
 from costlab.timeutil import Window
-from reference_allocation import reference
 
 TYPES = {"g5.xlarge": 1, "g5.12xlarge": 4, "p4d.24xlarge": 8}
 HORIZON_MIN = 12 * 60
@@ -30,7 +30,12 @@ def fleets(draw):
         first = draw(st.integers(1, 30_000)) * 3600
         changes = [(at(-1), first)]
         if draw(st.booleans()):
-            changes.append((at(draw(st.integers(1, HORIZON_MIN - 1)) / 60), draw(st.integers(1, 30_000)) * 3600))
+            changes.append(
+                (
+                    at(draw(st.integers(1, HORIZON_MIN - 1)) / 60),
+                    draw(st.integers(1, 30_000)) * 3600,
+                )
+            )
         prices[itype] = changes
     for i in range(draw(st.integers(1, 4))):
         itype = draw(st.sampled_from(sorted(TYPES)))
@@ -42,30 +47,91 @@ def fleets(draw):
         span = int((n_end - n_start).total_seconds() // 60)
         p_start = draw(st.integers(0, span - 1))
         p_end = draw(st.integers(p_start + 1, span))
-        pods.append((draw(st.sampled_from(["a", "b", "c"])), f"p{j}", name,
-                     n_start + timedelta(minutes=p_start), n_start + timedelta(minutes=p_end),
-                     draw(st.integers(1, gpus + 1))))   # gpus + 1: over-requests get scaled to capacity
+        pods.append(
+            (
+                draw(st.sampled_from(["a", "b", "c"])),
+                f"p{j}",
+                name,
+                n_start + timedelta(minutes=p_start),
+                n_start + timedelta(minutes=p_end),
+                draw(st.integers(1, gpus + 1)),
+            )
+        )  # gpus + 1: over-requests get scaled to capacity
     return nodes, pods, prices
 
 
 def load(conn, fleet, order=None, price_factor=1):
     nodes, pods, prices = fleet
     order = order or (lambda rows: rows)
-    sink.load(conn, "prices", pl.DataFrame(order([
-        {"instance_type": t, "region": "us-east-1", "zone": "", "capacity_type": "on-demand", "source": "manual",
-         "effective_from": since, "usd_micros_per_hour": micros * price_factor}
-        for t, changes in prices.items() for since, micros in changes
-    ])))
-    sink.load(conn, "nodes", pl.DataFrame(order([
-        {"cluster": "c", "node": n, "start_ts": s, "end_ts": e, "end_reason": "consolidated", "nodepool": "p",
-         "instance_type": t, "capacity_type": "on-demand", "region": "us-east-1", "zone": "us-east-1a",
-         "gpu_count": g, "gpu_model": "A100"} for n, t, g, s, e in nodes
-    ])))
+    sink.load(
+        conn,
+        "prices",
+        pl.DataFrame(
+            order(
+                [
+                    {
+                        "instance_type": t,
+                        "region": "us-east-1",
+                        "zone": "",
+                        "capacity_type": "on-demand",
+                        "source": "manual",
+                        "effective_from": since,
+                        "usd_micros_per_hour": micros * price_factor,
+                    }
+                    for t, changes in prices.items()
+                    for since, micros in changes
+                ]
+            )
+        ),
+    )
+    sink.load(
+        conn,
+        "nodes",
+        pl.DataFrame(
+            order(
+                [
+                    {
+                        "cluster": "c",
+                        "node": n,
+                        "start_ts": s,
+                        "end_ts": e,
+                        "end_reason": "consolidated",
+                        "nodepool": "p",
+                        "instance_type": t,
+                        "capacity_type": "on-demand",
+                        "region": "us-east-1",
+                        "zone": "us-east-1a",
+                        "gpu_count": g,
+                        "gpu_model": "A100",
+                    }
+                    for n, t, g, s, e in nodes
+                ]
+            )
+        ),
+    )
     if pods:
-        sink.load(conn, "pod_gpu_requests", pl.DataFrame(order([
-            {"cluster": "c", "namespace": ns, "pod": p, "container": "main", "gpu_resource": "nvidia.com/gpu",
-             "start_ts": s, "end_ts": e, "node": n, "quantity": float(g)} for ns, p, n, s, e, g in pods
-        ])))
+        sink.load(
+            conn,
+            "pod_gpu_requests",
+            pl.DataFrame(
+                order(
+                    [
+                        {
+                            "cluster": "c",
+                            "namespace": ns,
+                            "pod": p,
+                            "container": "main",
+                            "gpu_resource": "nvidia.com/gpu",
+                            "start_ts": s,
+                            "end_ts": e,
+                            "node": n,
+                            "quantity": float(g),
+                        }
+                        for ns, p, n, s, e, g in pods
+                    ]
+                )
+            ),
+        )
 
 
 def allocated(conn, windows):
@@ -100,7 +166,10 @@ def test_money_is_conserved_and_matches_the_reference(fleet):
     # reports: every --by / --idle view adds up to the same total
     for by in ("namespace", "cluster", "nodepool"):
         for idle in ("separate", "share"):
-            assert sum(r.cost_usd_micros for r in report_by(conn, FULL, by=by, idle=idle)) == run.total_node_cost_usd_micros
+            assert (
+                sum(r.cost_usd_micros for r in report_by(conn, FULL, by=by, idle=idle))
+                == run.total_node_cost_usd_micros
+            )
 
 
 @PROPERTY
@@ -132,13 +201,18 @@ def test_scaling_prices_scales_costs(fleet, k):
     s = allocate_window(scaled, FULL, FULL.end)
     assert s.total_node_cost_usd_micros == k * b.total_node_cost_usd_micros
     base_rows = dict(((r[0], r[1], r[2], r[3]), r[4]) for r in allocated(base, []))
-    for key, *_, cost, _hours in [((r[0], r[1], r[2], r[3]), r[4], r[5]) for r in allocated(scaled, [])]:
+    for key, *_, cost, _hours in [
+        ((r[0], r[1], r[2], r[3]), r[4], r[5]) for r in allocated(scaled, [])
+    ]:
         # exact up to the largest-remainder micro-dollar of each split, k of them at most
         assert abs(cost - k * base_rows[key]) <= k
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(0, 10**12), st.lists(st.integers(0, 10**6), min_size=1, max_size=20).filter(lambda w: sum(w) > 0))
+@given(
+    st.integers(0, 10**12),
+    st.lists(st.integers(0, 10**6), min_size=1, max_size=20).filter(lambda w: sum(w) > 0),
+)
 def test_split_micros_sums_to_the_whole_and_is_fair(total, weights):
     parts = split_micros(total, weights)
     assert sum(parts) == total

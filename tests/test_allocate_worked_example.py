@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from costlab.allocate.report import report_by
 from costlab.allocate.gpu import allocate_window
+from costlab.allocate.report import report_by
 from costlab.collect import sink
 from costlab.collect.price_snapshot import snapshot_prices
 from costlab.timeutil import Window
@@ -36,21 +36,68 @@ def at(h: float) -> datetime:
 def tiny(fresh_db):
     conn = fresh_db
     sink.load(conn, "prices", snapshot_prices().filter(pl.col("instance_type") == "p4d.24xlarge"))
-    sink.load(conn, "nodes", pl.DataFrame([{
-        "cluster": "c1", "node": "n1", "start_ts": at(0), "end_ts": at(2), "end_reason": "consolidated",
-        "nodepool": "train", "instance_type": "p4d.24xlarge", "capacity_type": "on-demand",
-        "region": "us-east-1", "zone": "us-east-1a", "gpu_count": 8, "gpu_model": "A100",
-    }]))
-    sink.load(conn, "pod_gpu_requests", pl.DataFrame([
-        {"cluster": "c1", "namespace": "a", "pod": "a-0", "container": "main", "gpu_resource": "nvidia.com/gpu",
-         "start_ts": at(0), "end_ts": at(1.5), "node": "n1", "quantity": 4.0},
-        {"cluster": "c1", "namespace": "b", "pod": "b-0", "container": "main", "gpu_resource": "nvidia.com/gpu",
-         "start_ts": at(0.5), "end_ts": at(1.5), "node": "n1", "quantity": 2.0},
-    ]))
-    sink.load(conn, "namespace_labels", pl.DataFrame([
-        {"cluster": "c1", "namespace": "a", "key": "team", "value": "team-a"},
-        {"cluster": "c1", "namespace": "b", "key": "team", "value": "team-b"},
-    ]))
+    sink.load(
+        conn,
+        "nodes",
+        pl.DataFrame(
+            [
+                {
+                    "cluster": "c1",
+                    "node": "n1",
+                    "start_ts": at(0),
+                    "end_ts": at(2),
+                    "end_reason": "consolidated",
+                    "nodepool": "train",
+                    "instance_type": "p4d.24xlarge",
+                    "capacity_type": "on-demand",
+                    "region": "us-east-1",
+                    "zone": "us-east-1a",
+                    "gpu_count": 8,
+                    "gpu_model": "A100",
+                }
+            ]
+        ),
+    )
+    sink.load(
+        conn,
+        "pod_gpu_requests",
+        pl.DataFrame(
+            [
+                {
+                    "cluster": "c1",
+                    "namespace": "a",
+                    "pod": "a-0",
+                    "container": "main",
+                    "gpu_resource": "nvidia.com/gpu",
+                    "start_ts": at(0),
+                    "end_ts": at(1.5),
+                    "node": "n1",
+                    "quantity": 4.0,
+                },
+                {
+                    "cluster": "c1",
+                    "namespace": "b",
+                    "pod": "b-0",
+                    "container": "main",
+                    "gpu_resource": "nvidia.com/gpu",
+                    "start_ts": at(0.5),
+                    "end_ts": at(1.5),
+                    "node": "n1",
+                    "quantity": 2.0,
+                },
+            ]
+        ),
+    )
+    sink.load(
+        conn,
+        "namespace_labels",
+        pl.DataFrame(
+            [
+                {"cluster": "c1", "namespace": "a", "key": "team", "value": "team-a"},
+                {"cluster": "c1", "namespace": "b", "key": "team", "value": "team-b"},
+            ]
+        ),
+    )
     return conn
 
 
@@ -62,14 +109,24 @@ def test_request_based_split_is_exact(tiny):
         "SELECT hour(window_start_ts), team, gpu_cost_usd_micros FROM allocation ORDER BY 1, 2"
     ).fetchall()
     assert hourly == [
-        (0, "__idle__", 8_234_116), (0, "team-a", 10_978_821), (0, "team-b", 2_744_705),
-        (1, "__idle__", 13_723_526), (1, "team-a", 5_489_411), (1, "team-b", 2_744_705),
+        (0, "__idle__", 8_234_116),
+        (0, "team-a", 10_978_821),
+        (0, "team-b", 2_744_705),
+        (1, "__idle__", 13_723_526),
+        (1, "team-a", 5_489_411),
+        (1, "team-b", 2_744_705),
     ]
     rows = {r.tenant: r for r in report_by(tiny, Window(at(0), at(2)), by="team", idle="separate")}
     assert {t: r.cost_usd_micros for t, r in rows.items()} == {
-        "team-a": 16_468_232, "team-b": 5_489_410, "__idle__": 21_957_642,
+        "team-a": 16_468_232,
+        "team-b": 5_489_410,
+        "__idle__": 21_957_642,
     }
-    assert {t: r.gpu_hours for t, r in rows.items()} == {"team-a": 6.0, "team-b": 2.0, "__idle__": 8.0}
+    assert {t: r.gpu_hours for t, r in rows.items()} == {
+        "team-a": 6.0,
+        "team-b": 2.0,
+        "__idle__": 8.0,
+    }
 
 
 def test_idle_share_spreads_by_cost(tiny):
@@ -91,12 +148,31 @@ def test_allocation_is_idempotent(tiny):
 
 
 def test_unknown_instance_type_is_reported_not_free(tiny):
-    sink.load(tiny, "nodes", pl.DataFrame([{
-        "cluster": "c1", "node": "mystery", "start_ts": at(0), "end_ts": at(1), "end_reason": "expired",
-        "nodepool": "x", "instance_type": "p9z.mega", "capacity_type": "on-demand",
-        "region": "us-east-1", "zone": "us-east-1a", "gpu_count": 8, "gpu_model": "B900",
-    }]))
+    sink.load(
+        tiny,
+        "nodes",
+        pl.DataFrame(
+            [
+                {
+                    "cluster": "c1",
+                    "node": "mystery",
+                    "start_ts": at(0),
+                    "end_ts": at(1),
+                    "end_reason": "expired",
+                    "nodepool": "x",
+                    "instance_type": "p9z.mega",
+                    "capacity_type": "on-demand",
+                    "region": "us-east-1",
+                    "zone": "us-east-1a",
+                    "gpu_count": 8,
+                    "gpu_model": "B900",
+                }
+            ]
+        ),
+    )
     run = allocate_window(tiny, Window(at(0), at(2)), horizon=at(2))
     assert run.total_node_cost_usd_micros == 43_915_284
     assert run.unpriced_node_hours == 1.0
-    assert tiny.execute("SELECT instance_type, node_hours FROM unpriced_node_hours").fetchall() == [("p9z.mega", 1.0)]
+    assert tiny.execute("SELECT instance_type, node_hours FROM unpriced_node_hours").fetchall() == [
+        ("p9z.mega", 1.0)
+    ]

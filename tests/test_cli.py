@@ -10,15 +10,29 @@ from decimal import Decimal
 import pytest
 
 COMMANDS = [
-    ["demo"], ["collect", "prometheus"], ["collect", "langfuse"], ["collect", "prices"], ["prices", "import"],
-    ["allocate"], ["tokens"], ["simulate"], ["recommend"], ["rules"], ["report"], ["dashboard"], ["exporter"],
+    ["demo"],
+    ["collect", "prometheus"],
+    ["collect", "langfuse"],
+    ["collect", "prices"],
+    ["prices", "import"],
+    ["allocate"],
+    ["tokens"],
+    ["simulate"],
+    ["recommend"],
+    ["rules"],
+    ["report"],
+    ["dashboard"],
+    ["exporter"],
 ]
 
 
 def costlab(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "from costlab.cli import main; main()", *args],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
 
 
@@ -70,8 +84,14 @@ def test_empty_database_says_what_to_do(tmp_path):
 
 
 def test_allocate_json_contract_adds_up_to_the_cent(demo_db):
-    for by, idle in (("team", "separate"), ("namespace", "share"), ("label:workload-kind", "separate")):
-        result = costlab("--db", str(demo_db), "allocate", "--by", by, "--idle", idle, "--format", "json")
+    for by, idle in (
+        ("team", "separate"),
+        ("namespace", "share"),
+        ("label:workload-kind", "separate"),
+    ):
+        result = costlab(
+            "--db", str(demo_db), "allocate", "--by", by, "--idle", idle, "--format", "json"
+        )
         assert result.returncode == 0, result.stderr
         doc = json.loads(result.stdout, parse_float=Decimal)
         assert set(doc) >= {"start", "end", "total_node_cost_usd", "rows"}
@@ -89,12 +109,19 @@ def test_allocate_csv_has_header_and_rows(demo_db):
     assert lines[0] == (
         "tenant,gpu_hours,gpu_hours_requested,a100_equiv_gpu_hours,gpu_hours_used,efficiency,idle_share_usd,cost_usd"
     )
-    assert {line.split(",")[0] for line in lines[1:]} == {"prod-use1", "prod-usw2", "train-use1", "__idle__"}
+    assert {line.split(",")[0] for line in lines[1:]} == {
+        "prod-use1",
+        "prod-usw2",
+        "train-use1",
+        "__idle__",
+    }
 
 
 def test_tokens_per_tenant_add_up_to_the_models_gpu_cost(demo_db):
     by_model = json.loads(costlab("--db", str(demo_db), "tokens", "--format", "json").stdout)
-    by_tenant = json.loads(costlab("--db", str(demo_db), "tokens", "--by", "tenant", "--format", "json").stdout)
+    by_tenant = json.loads(
+        costlab("--db", str(demo_db), "tokens", "--by", "tenant", "--format", "json").stdout
+    )
     served = sum(r["gpu_cost_usd"] for r in by_model["rows"] if r["requests"])
     assert served > 0
     assert abs(sum(r["gpu_cost_usd"] for r in by_tenant["rows"]) - served) < 0.01

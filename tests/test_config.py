@@ -11,7 +11,9 @@ from costlab.errors import UsageError
 
 def test_example_file_is_generated_from_the_settings_models(repo_dir):
     committed = (repo_dir / "costlab.example.toml").read_text()
-    assert committed == config.example_toml(), "regenerate: uv run python -m costlab.config > costlab.example.toml"
+    assert committed == config.example_toml(), (
+        "regenerate: uv run python -m costlab.config > costlab.example.toml"
+    )
 
 
 def test_the_example_file_loads_for_every_section(repo_dir, monkeypatch):
@@ -29,7 +31,12 @@ def test_precedence_cli_then_env_then_file_then_default(tmp_path, monkeypatch):
     monkeypatch.setenv("COSTLAB_ALLOCATE_GPU_COST_SHARE", "0.9")
     config._read.cache_clear()
     s = config.settings_for(AllocateSettings, "allocate", time_slicing_replicas=2)
-    assert (s.mode, s.gpu_cost_share, s.time_slicing_replicas, s.output_token_weight) == ("usage", 0.9, 2, 4.0)
+    assert (s.mode, s.gpu_cost_share, s.time_slicing_replicas, s.output_token_weight) == (
+        "usage",
+        0.9,
+        2,
+        4.0,
+    )
 
 
 def test_bad_config_is_a_usage_error(tmp_path, monkeypatch):

@@ -20,8 +20,10 @@ def _fingerprint(seed: int) -> tuple:
     conn = store.connect(":memory:")
     window = load_demo(conn, days=1, seed=seed)
     run = allocate_window(conn, window, window.end)
-    counts = tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                   for t in ("gpu_samples", "nodes", "pod_gpu_requests", "llm_observations", "prices"))
+    counts = tuple(
+        conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("gpu_samples", "nodes", "pod_gpu_requests", "llm_observations", "prices")
+    )
     nodes = conn.execute("SELECT * EXCLUDE (node) FROM nodes ORDER BY ALL").fetchall()
     tokens = conn.execute("SELECT sum(total_tokens) FROM llm_observations").fetchone()[0]
     conn.close()
@@ -51,7 +53,11 @@ def test_demo_is_loaded_cleanly_and_conserved(demo):
     total, allocated = demo.execute(
         "SELECT total_node_cost_usd_micros, allocated_usd_micros FROM allocation_runs"
     ).fetchone()
-    assert total == allocated == demo.execute("SELECT sum(gpu_cost_usd_micros) FROM allocation").fetchone()[0]
+    assert (
+        total
+        == allocated
+        == demo.execute("SELECT sum(gpu_cost_usd_micros) FROM allocation").fetchone()[0]
+    )
     assert demo.execute("SELECT sum(node_hours) FROM unpriced_node_hours").fetchone()[0] is None
 
 
@@ -62,20 +68,34 @@ def test_demo_fleet_shape(demo):
     assert len(teams - {"__idle__", "__unallocated__"}) >= 6
     assert {"__idle__", "__unallocated__"} <= teams
     types = {r[0] for r in demo.execute("SELECT DISTINCT instance_type FROM nodes").fetchall()}
-    assert {"g5.xlarge", "g5.12xlarge", "g5.48xlarge", "p4d.24xlarge", "p5.48xlarge", "p5en.48xlarge"} <= types
+    assert {
+        "g5.xlarge",
+        "g5.12xlarge",
+        "g5.48xlarge",
+        "p4d.24xlarge",
+        "p5.48xlarge",
+        "p5en.48xlarge",
+    } <= types
     # fine-tuning jobs: 4 nodes x 8 GPUs for hours
     jobs = demo.execute(
         "SELECT l.value, count(*), min(r.quantity) FROM pod_gpu_requests r JOIN pod_labels l "
         "ON l.pod = r.pod AND l.key = 'job_name' WHERE r.namespace = 'ml-research' GROUP BY 1"
     ).fetchall()
     assert jobs and all(n == 4 and q == 8 for _, n, q in jobs)
-    mig = demo.execute("SELECT count(DISTINCT mig_instance_id) FROM gpu_samples WHERE mig_profile = '1g.10gb'").fetchone()
+    mig = demo.execute(
+        "SELECT count(DISTINCT mig_instance_id) FROM gpu_samples WHERE mig_profile = '1g.10gb'"
+    ).fetchone()
     assert mig[0] == 7
 
 
 def test_demo_prices_are_the_shared_karpenter_table(demo, shared_dir):
-    shared = pl.read_csv(shared_dir / "data/aws_ec2_karpenter/ondemand_prices_us_east_1.csv", infer_schema_length=0)
-    expected = {r[0]: round(float(r[1]) * 1e6) for r in shared.select("instance_type", "ondemand_usd_per_hour").iter_rows()}
+    shared = pl.read_csv(
+        shared_dir / "data/aws_ec2_karpenter/ondemand_prices_us_east_1.csv", infer_schema_length=0
+    )
+    expected = {
+        r[0]: round(float(r[1]) * 1e6)
+        for r in shared.select("instance_type", "ondemand_usd_per_hour").iter_rows()
+    }
     rows = demo.execute(
         "SELECT instance_type, usd_micros_per_hour FROM prices WHERE capacity_type = 'on-demand' AND region = 'us-east-1'"
     ).fetchall()
@@ -83,7 +103,9 @@ def test_demo_prices_are_the_shared_karpenter_table(demo, shared_dir):
 
 
 def test_demo_spot_discounts_sit_in_the_observed_band(shared_dir):
-    sky = pl.read_csv(shared_dir / "data/aws_gpu_prices_skypilot/vms_gpu.csv").drop_nulls(["Price", "SpotPrice"])
+    sky = pl.read_csv(shared_dir / "data/aws_gpu_prices_skypilot/vms_gpu.csv").drop_nulls(
+        ["Price", "SpotPrice"]
+    )
     ratio = sky.with_columns((pl.col("SpotPrice") / pl.col("Price")).alias("r"))
     p5en = ratio.filter(pl.col("InstanceType") == "p5en.48xlarge")["r"]
     assert p5en.min() <= P.SPOT_PRICE_RATIO["p5en"] <= p5en.max()
@@ -108,22 +130,27 @@ def test_demo_tokens_are_real_requests(demo, shared_dir):
 
 def test_demo_diurnal_shape_follows_a_real_serving_trace(shared_dir):
     qps = pl.read_csv(shared_dir / "data/alibaba_genai_2026/qps.csv.gz")
-    hourly = qps.with_columns(((pl.col("timestamp_anon") % 86400) // 3600).cast(pl.Int64).alias("h")) \
-        .group_by("h").agg(pl.col("value").mean())
+    hourly = (
+        qps.with_columns(((pl.col("timestamp_anon") % 86400) // 3600).cast(pl.Int64).alias("h"))
+        .group_by("h")
+        .agg(pl.col("value").mean())
+    )
     real = np.zeros(24)
     real[hourly["h"].to_numpy()] = hourly["value"].to_numpy()
     demo_curve = np.array(P.DIURNAL_LOAD)
     # the trace's timestamps are shifted by an unknown offset: compare at the best alignment
     best = max(np.corrcoef(np.roll(real, s), demo_curve)[0, 1] for s in range(24))
     assert best > 0.5
-    assert demo_curve.min() / demo_curve.max() < 0.3   # nights are quiet
+    assert demo_curve.min() / demo_curve.max() < 0.3  # nights are quiet
 
 
 def test_demo_has_idle_gpus_at_night_and_lunch(demo):
     # requested-but-unused GPU time of inference pods: higher at night than in the afternoon (New York)
-    rows = dict(demo.execute(
-        "SELECT hour(window_start_ts AT TIME ZONE 'America/New_York') AS h, "
-        "1 - sum(gpu_hours_used) / sum(gpu_hours) FROM allocation "
-        "WHERE cluster = 'prod-use1' AND pod <> '__idle__' AND gpu_hours_used IS NOT NULL GROUP BY h"
-    ).fetchall())
+    rows = dict(
+        demo.execute(
+            "SELECT hour(window_start_ts AT TIME ZONE 'America/New_York') AS h, "
+            "1 - sum(gpu_hours_used) / sum(gpu_hours) FROM allocation "
+            "WHERE cluster = 'prod-use1' AND pod <> '__idle__' AND gpu_hours_used IS NOT NULL GROUP BY h"
+        ).fetchall()
+    )
     assert rows[3] > rows[15] + 0.2

@@ -40,7 +40,9 @@ def data_bounds(conn: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datet
 
 def hour_buckets(window: Window) -> pl.DataFrame:
     aligned = window.hour_aligned()
-    starts = pl.datetime_range(aligned.start, aligned.end, interval="1h", closed="left", time_zone="UTC", eager=True)
+    starts = pl.datetime_range(
+        aligned.start, aligned.end, interval="1h", closed="left", time_zone="UTC", eager=True
+    )
     return pl.DataFrame({"hour_start": starts}).with_columns(
         (pl.col("hour_start") + pl.duration(hours=1)).alias("hour_end")
     )
@@ -66,14 +68,20 @@ def team_map(path: Path | None) -> pl.DataFrame:
 
 
 def allocate_window(
-    conn: duckdb.DuckDBPyConnection, window: Window, horizon: datetime, settings: AllocateSettings | None = None
+    conn: duckdb.DuckDBPyConnection,
+    window: Window,
+    horizon: datetime,
+    settings: AllocateSettings | None = None,
 ) -> AllocationRun:
     """Allocate the hour-aligned `window`; nodes and pods still running count up to `horizon`."""
     cfg = settings or AllocateSettings()
     aligned = window.hour_aligned()
     bounds = {"start": aligned.start, "end": aligned.end}
     params = {
-        **bounds, "horizon": min(horizon, aligned.end), "mode": cfg.mode, "gpu_share": cfg.gpu_cost_share,
+        **bounds,
+        "horizon": min(horizon, aligned.end),
+        "mode": cfg.mode,
+        "gpu_share": cfg.gpu_cost_share,
         "ts_replicas": cfg.time_slicing_replicas,
     }
     conn.register("alloc_hours", hour_buckets(aligned).to_arrow())
@@ -83,14 +91,29 @@ def allocate_window(
         conn.execute(load_sql("allocate/node_segments"), {"horizon": params["horizon"]})
         conn.execute(
             load_sql("allocate/gpu_usage"),
-            {**bounds, "usage_metric": cfg.usage_metric, "default_sample_ms": cfg.default_sample_interval_s * 1000},
+            {
+                **bounds,
+                "usage_metric": cfg.usage_metric,
+                "default_sample_ms": cfg.default_sample_interval_s * 1000,
+            },
         )
-        total = conn.execute("SELECT coalesce(sum(cost_usd_micros), 0) FROM alloc_node_segments").fetchall()[0][0]
+        total = conn.execute(
+            "SELECT coalesce(sum(cost_usd_micros), 0) FROM alloc_node_segments"
+        ).fetchall()[0][0]
         with transaction(conn):
-            conn.execute("DELETE FROM allocation WHERE window_start_ts >= $start AND window_start_ts < $end", bounds)
+            conn.execute(
+                "DELETE FROM allocation WHERE window_start_ts >= $start AND window_start_ts < $end",
+                bounds,
+            )
             conn.execute("INSERT INTO allocation BY NAME " + load_sql("allocate/split"), params)
-            conn.execute("DELETE FROM unpriced_node_hours WHERE window_start_ts >= $start AND window_start_ts < $end", bounds)
-            conn.execute("INSERT INTO unpriced_node_hours " + load_sql("allocate/unpriced"), {"horizon": params["horizon"]})
+            conn.execute(
+                "DELETE FROM unpriced_node_hours WHERE window_start_ts >= $start AND window_start_ts < $end",
+                bounds,
+            )
+            conn.execute(
+                "INSERT INTO unpriced_node_hours " + load_sql("allocate/unpriced"),
+                {"horizon": params["horizon"]},
+            )
             allocated, rows = conn.execute(
                 "SELECT coalesce(sum(gpu_cost_usd_micros + other_cost_usd_micros), 0), count(*) FROM allocation "
                 "WHERE window_start_ts >= $start AND window_start_ts < $end",
@@ -105,16 +128,28 @@ def allocate_window(
                 "WHERE window_start_ts >= $start AND window_start_ts < $end",
                 bounds,
             ).fetchall()[0][0]
-            run = AllocationRun(f"alloc-{uuid.uuid4().hex[:12]}", aligned, int(total), int(allocated), float(unpriced), int(rows))
+            run = AllocationRun(
+                f"alloc-{uuid.uuid4().hex[:12]}",
+                aligned,
+                int(total),
+                int(allocated),
+                float(unpriced),
+                int(rows),
+            )
             conn.execute(
                 "INSERT INTO allocation_runs BY NAME SELECT $id AS run_id, $start AS window_start_ts, "
                 "$end AS window_end_ts, $now AS finished_ts, $total AS total_node_cost_usd_micros, "
                 "$allocated AS allocated_usd_micros, $unpriced AS unpriced_node_hours, $mode AS mode, "
                 "$share AS gpu_cost_share",
                 {
-                    "id": run.run_id, **bounds, "now": datetime.now(UTC), "total": run.total_node_cost_usd_micros,
-                    "allocated": run.allocated_usd_micros, "unpriced": run.unpriced_node_hours,
-                    "mode": cfg.mode, "share": cfg.gpu_cost_share,
+                    "id": run.run_id,
+                    **bounds,
+                    "now": datetime.now(UTC),
+                    "total": run.total_node_cost_usd_micros,
+                    "allocated": run.allocated_usd_micros,
+                    "unpriced": run.unpriced_node_hours,
+                    "mode": cfg.mode,
+                    "share": cfg.gpu_cost_share,
                 },
             )
     finally:

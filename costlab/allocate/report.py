@@ -77,25 +77,40 @@ def report_by(
 ) -> list[TenantRow]:
     """Allocation grouped by `by` (see sql/allocate/report_by.sql); `tenant` restricts the result
     to one tenant's row, `clusters` / `teams` filter (empty = all)."""
-    rows = conn.execute(load_sql("allocate/report_by"), report_params(window, by, idle, scope, tenant, clusters, teams))
+    rows = conn.execute(
+        load_sql("allocate/report_by"),
+        report_params(window, by, idle, scope, tenant, clusters, teams),
+    )
     names = [d[0] for d in rows.description]
     out = []
     for values in rows.fetchall():
         r = dict(zip(names, values, strict=True))
-        out.append(TenantRow(
-            tenant=r["tenant"], gpu_hours=float(r["gpu_hours"] or 0),
-            gpu_hours_used=None if r["gpu_hours_used"] is None else float(r["gpu_hours_used"]),
-            idle_gpu_hours=float(r["idle_gpu_hours"] or 0), own_cost_usd_micros=int(r["own_cost_usd_micros"]),
-            idle_share_usd_micros=int(r["idle_share_usd_micros"]), cost_usd_micros=int(r["cost_usd_micros"]),
-            gpu_hours_requested=float(r["gpu_hours_requested"] or 0),
-            a100_equiv_gpu_hours=None if r["a100_equiv_gpu_hours"] is None else float(r["a100_equiv_gpu_hours"]),
-        ))
+        out.append(
+            TenantRow(
+                tenant=r["tenant"],
+                gpu_hours=float(r["gpu_hours"] or 0),
+                gpu_hours_used=None if r["gpu_hours_used"] is None else float(r["gpu_hours_used"]),
+                idle_gpu_hours=float(r["idle_gpu_hours"] or 0),
+                own_cost_usd_micros=int(r["own_cost_usd_micros"]),
+                idle_share_usd_micros=int(r["idle_share_usd_micros"]),
+                cost_usd_micros=int(r["cost_usd_micros"]),
+                gpu_hours_requested=float(r["gpu_hours_requested"] or 0),
+                a100_equiv_gpu_hours=None
+                if r["a100_equiv_gpu_hours"] is None
+                else float(r["a100_equiv_gpu_hours"]),
+            )
+        )
     return out
 
 
 def report_params(
-    window: Window, by: str = "team", idle: str = "separate", scope: str = "cluster", tenant: str | None = None,
-    clusters: Sequence[str] = (), teams: Sequence[str] = (),
+    window: Window,
+    by: str = "team",
+    idle: str = "separate",
+    scope: str = "cluster",
+    tenant: str | None = None,
+    clusters: Sequence[str] = (),
+    teams: Sequence[str] = (),
 ) -> dict:
     """Validated, bound parameters of sql/allocate/report_by.sql."""
     kind, label_key = parse_by(by)
@@ -105,6 +120,13 @@ def report_params(
         raise UsageError(f"idle share scope must be one of {', '.join(SHARE_SCOPES)}")
     aligned = window.hour_aligned()
     return {
-        "start": aligned.start, "end": aligned.end, "by": kind, "label_key": label_key or "", "idle": idle,
-        "scope": scope, "tenant": tenant, "clusters": list(clusters), "teams": list(teams),
+        "start": aligned.start,
+        "end": aligned.end,
+        "by": kind,
+        "label_key": label_key or "",
+        "idle": idle,
+        "scope": scope,
+        "tenant": tenant,
+        "clusters": list(clusters),
+        "teams": list(teams),
     }

@@ -49,14 +49,21 @@ def _params(window: Window, cfg: AllocateSettings, match: str, deployment_label:
         raise UsageError("token match rule must be 'model' or 'deployment'")
     aligned = window.hour_aligned()
     return {
-        "start": aligned.start, "end": aligned.end, "match": match, "deployment_label": deployment_label,
-        "w_in": cfg.input_token_weight, "w_out": cfg.output_token_weight,
+        "start": aligned.start,
+        "end": aligned.end,
+        "match": match,
+        "deployment_label": deployment_label,
+        "w_in": cfg.input_token_weight,
+        "w_out": cfg.output_token_weight,
     }
 
 
 def token_rates(
-    conn: duckdb.DuckDBPyConnection, window: Window, settings: AllocateSettings | None = None,
-    match: Literal["model", "deployment"] = "model", deployment_label: str = "app_kubernetes_io_name",
+    conn: duckdb.DuckDBPyConnection,
+    window: Window,
+    settings: AllocateSettings | None = None,
+    match: Literal["model", "deployment"] = "model",
+    deployment_label: str = "app_kubernetes_io_name",
 ) -> list[TokenRate]:
     """One row per model (or deployment) that has GPU cost in the window."""
     params = _params(window, settings or AllocateSettings(), match, deployment_label)
@@ -65,8 +72,12 @@ def token_rates(
 
 
 def token_cost_by(
-    conn: duckdb.DuckDBPyConnection, window: Window, level: str, settings: AllocateSettings | None = None,
-    match: Literal["model", "deployment"] = "model", deployment_label: str = "app_kubernetes_io_name",
+    conn: duckdb.DuckDBPyConnection,
+    window: Window,
+    level: str,
+    settings: AllocateSettings | None = None,
+    match: Literal["model", "deployment"] = "model",
+    deployment_label: str = "app_kubernetes_io_name",
     limit: int = 1000,
 ) -> list[tuple]:
     """(key, requests, input_tokens, output_tokens, gpu_cost_usd, list_cost_usd) per trace,

@@ -40,7 +40,9 @@ def snapshot_prices(path: Path | None = None) -> pl.DataFrame:
         )
     missing = {"instance_type", "region", "capacity_type", "usd_per_hour"} - set(raw.columns)
     if missing:
-        raise CollectorError(f"price snapshot {source} lacks column(s): {', '.join(sorted(missing))}")
+        raise CollectorError(
+            f"price snapshot {source} lacks column(s): {', '.join(sorted(missing))}"
+        )
     return raw.select(
         pl.col("instance_type"),
         pl.col("region"),

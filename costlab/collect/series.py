@@ -74,7 +74,9 @@ def gpu_samples_from_dcgm(
         if name not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
     sample_ms = pl.lit(None if step is None else int(step.total_seconds() * 1000), dtype=pl.Int32)
-    return out.select(index + labels + list(DCGM_FIELDS.values())).with_columns(sample_ms.alias("sample_ms"))
+    return out.select(index + labels + list(DCGM_FIELDS.values())).with_columns(
+        sample_ms.alias("sample_ms")
+    )
 
 
 def intervals_from_presence(
@@ -95,7 +97,9 @@ def intervals_from_presence(
         .unique()
         .sort(keys + ["ts"])
         .with_columns(
-            ((pl.col("ts").diff().over(keys) > tolerance).fill_null(False).cum_sum().over(keys)).alias("_run")
+            (
+                (pl.col("ts").diff().over(keys) > tolerance).fill_null(False).cum_sum().over(keys)
+            ).alias("_run")
         )
         .group_by(keys + ["_run"])
         .agg(pl.col("ts").min().alias("start_ts"), pl.col("ts").max().alias("_last"))
@@ -120,7 +124,9 @@ def nodes_from_karpenter(
     """
     if "metric" not in frame.columns:
         return pl.DataFrame()
-    gpu = frame.filter((pl.col("metric") == NODE_METRIC) & (_col(frame, "resource_type") == "nvidia_com_gpu"))
+    gpu = frame.filter(
+        (pl.col("metric") == NODE_METRIC) & (_col(frame, "resource_type") == "nvidia_com_gpu")
+    )
     if gpu.height == 0:
         return pl.DataFrame()
     attrs = ["nodepool", "instance_type", "capacity_type", "region", "zone", "instance_gpu_name"]
@@ -133,32 +139,56 @@ def nodes_from_karpenter(
     )
     keys = ["cluster", "node"]
     runs = intervals_from_presence(shaped, keys, step, horizon)
-    facts = shaped.sort("ts").group_by(keys).agg(
-        *[pl.col(a).drop_nulls().last() for a in attrs], pl.col("gpu_count").max()
+    facts = (
+        shaped.sort("ts")
+        .group_by(keys)
+        .agg(*[pl.col(a).drop_nulls().last() for a in attrs], pl.col("gpu_count").max())
     )
     out = runs.join(facts, on=keys, how="left").with_columns(
         pl.col("instance_gpu_name").str.to_uppercase().alias("gpu_model"),
-        pl.when(pl.col("end_ts").is_null()).then(None).otherwise(pl.lit("unknown")).alias("end_reason"),
+        pl.when(pl.col("end_ts").is_null())
+        .then(None)
+        .otherwise(pl.lit("unknown"))
+        .alias("end_reason"),
     )
     if end_reasons is not None and end_reasons.height:
-        out = out.join(end_reasons.rename({"end_reason": "_reason"}), on=keys, how="left").with_columns(
-            pl.when(pl.col("end_ts").is_null()).then(None).otherwise(pl.coalesce("_reason", "end_reason")).alias(
-                "end_reason"
+        out = (
+            out.join(end_reasons.rename({"end_reason": "_reason"}), on=keys, how="left")
+            .with_columns(
+                pl.when(pl.col("end_ts").is_null())
+                .then(None)
+                .otherwise(pl.coalesce("_reason", "end_reason"))
+                .alias("end_reason")
             )
-        ).drop("_reason")
+            .drop("_reason")
+        )
     return out.select(
-        "cluster", "node", "start_ts", "end_ts", "end_reason", "nodepool", "instance_type",
-        "capacity_type", "region", "zone", "gpu_count", "gpu_model",
+        "cluster",
+        "node",
+        "start_ts",
+        "end_ts",
+        "end_reason",
+        "nodepool",
+        "instance_type",
+        "capacity_type",
+        "region",
+        "zone",
+        "gpu_count",
+        "gpu_model",
     )
 
 
 def k8s_gpu_resource(ksm_resource: pl.Expr) -> pl.Expr:
     """kube-state-metrics' sanitised resource name back to the extended resource name."""
     mig = ksm_resource.str.extract(r"^nvidia_com_mig_(\d+g)_(\d+gb(?:_me)?)$", 1)
-    mig_mem = ksm_resource.str.extract(r"^nvidia_com_mig_(\d+g)_(\d+gb(?:_me)?)$", 2).str.replace("_me", "+me")
+    mig_mem = ksm_resource.str.extract(r"^nvidia_com_mig_(\d+g)_(\d+gb(?:_me)?)$", 2).str.replace(
+        "_me", "+me"
+    )
     return (
-        pl.when(ksm_resource == "nvidia_com_gpu").then(pl.lit("nvidia.com/gpu"))
-        .when(ksm_resource == "nvidia_com_gpu_shared").then(pl.lit("nvidia.com/gpu.shared"))
+        pl.when(ksm_resource == "nvidia_com_gpu")
+        .then(pl.lit("nvidia.com/gpu"))
+        .when(ksm_resource == "nvidia_com_gpu_shared")
+        .then(pl.lit("nvidia.com/gpu.shared"))
         .otherwise(pl.lit("nvidia.com/mig-") + mig + pl.lit(".") + mig_mem)
     )
 
@@ -170,7 +200,8 @@ def pod_requests_from_ksm(
     if "metric" not in frame.columns:
         return pl.DataFrame()
     req = frame.filter(
-        (pl.col("metric") == POD_REQUEST_METRIC) & _col(frame, "resource").str.contains(GPU_RESOURCE_PATTERN)
+        (pl.col("metric") == POD_REQUEST_METRIC)
+        & _col(frame, "resource").str.contains(GPU_RESOURCE_PATTERN)
     )
     if req.height == 0:
         return pl.DataFrame()
@@ -188,11 +219,21 @@ def pod_requests_from_ksm(
     # rescheduled StatefulSet pod (same name) as two intervals.
     keys = ["cluster", "namespace", "pod", "container", "gpu_resource", "node", "quantity"]
     return intervals_from_presence(shaped, keys, step, horizon).select(
-        "cluster", "namespace", "pod", "container", "gpu_resource", "start_ts", "end_ts", "node", "quantity"
+        "cluster",
+        "namespace",
+        "pod",
+        "container",
+        "gpu_resource",
+        "start_ts",
+        "end_ts",
+        "node",
+        "quantity",
     )
 
 
-def labels_from_ksm(frame: pl.DataFrame, cluster: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def labels_from_ksm(
+    frame: pl.DataFrame, cluster: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`kube_pod_labels` / `kube_namespace_labels` to long (key, value) rows.
 
     Keys are the label names as kube-state-metrics exposes them, without the `label_` prefix
@@ -221,4 +262,6 @@ def labels_from_ksm(frame: pl.DataFrame, cluster: str | None = None) -> tuple[pl
             .with_columns(pl.col("key").str.strip_prefix("label_"))
         )
 
-    return melt(POD_LABELS_METRIC, ["cluster", "namespace", "pod"]), melt(NAMESPACE_LABELS_METRIC, ["cluster", "namespace"])
+    return melt(POD_LABELS_METRIC, ["cluster", "namespace", "pod"]), melt(
+        NAMESPACE_LABELS_METRIC, ["cluster", "namespace"]
+    )

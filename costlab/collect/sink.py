@@ -27,15 +27,45 @@ log = logging.getLogger(__name__)
 # and >= 0 when present. Everything else is optional.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "gpu_samples": ("ts", "cluster", "node", "gpu_index", "gpu_uuid"),
-    "nodes": ("cluster", "node", "start_ts", "instance_type", "capacity_type", "region", "gpu_count"),
-    "pod_gpu_requests": ("cluster", "namespace", "pod", "gpu_resource", "start_ts", "node", "quantity"),
+    "nodes": (
+        "cluster",
+        "node",
+        "start_ts",
+        "instance_type",
+        "capacity_type",
+        "region",
+        "gpu_count",
+    ),
+    "pod_gpu_requests": (
+        "cluster",
+        "namespace",
+        "pod",
+        "gpu_resource",
+        "start_ts",
+        "node",
+        "quantity",
+    ),
     "pod_labels": ("cluster", "namespace", "pod", "key", "value"),
     "namespace_labels": ("cluster", "namespace", "key", "value"),
-    "prices": ("instance_type", "region", "capacity_type", "source", "effective_from", "usd_micros_per_hour"),
+    "prices": (
+        "instance_type",
+        "region",
+        "capacity_type",
+        "source",
+        "effective_from",
+        "usd_micros_per_hour",
+    ),
     "llm_observations": ("observation_id", "trace_id", "start_ts"),
 }
 NON_NEGATIVE: dict[str, tuple[str, ...]] = {
-    "gpu_samples": ("util_pct", "fb_used_mib", "fb_free_mib", "power_w", "temp_c", "engine_active_ratio"),
+    "gpu_samples": (
+        "util_pct",
+        "fb_used_mib",
+        "fb_free_mib",
+        "power_w",
+        "temp_c",
+        "engine_active_ratio",
+    ),
     "nodes": ("gpu_count",),
     "pod_gpu_requests": ("quantity",),
     "prices": ("usd_micros_per_hour",),
@@ -74,14 +104,21 @@ def _violations(frame: pl.DataFrame, table: str) -> pl.Expr:
     if table in INTERVALS:
         start, end = INTERVALS[table]
         if end in frame.columns:
-            checks.append((pl.col(end).is_not_null() & (pl.col(end) <= pl.col(start)), f"{end} not after {start}"))
+            checks.append(
+                (
+                    pl.col(end).is_not_null() & (pl.col(end) <= pl.col(start)),
+                    f"{end} not after {start}",
+                )
+            )
     expr: pl.Expr = pl.lit(None, dtype=pl.String)
     for cond, reason in reversed(checks):
         expr = pl.when(cond.fill_null(False)).then(pl.lit(reason)).otherwise(expr)
     return expr
 
 
-def load(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, run_id: str | None = None) -> LoadReport:
+def load(
+    conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, run_id: str | None = None
+) -> LoadReport:
     """Validate and upsert `frame` into `table`; bad rows go to `quarantine`. Not transactional
     by itself: callers wrap a chunk (rows + watermark) in `store.transaction`."""
     report = LoadReport(table)
@@ -93,9 +130,15 @@ def load(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, ru
     if bad.height:
         report.quarantined = bad.height
         report.reasons = dict(bad.group_by("_reason").len().iter_rows())
-        payload = bad.drop("_reason").select(
-            pl.struct(pl.all()).map_elements(lambda s: json.dumps(s, default=str), return_dtype=pl.String)
-        ).to_series()
+        payload = (
+            bad.drop("_reason")
+            .select(
+                pl.struct(pl.all()).map_elements(
+                    lambda s: json.dumps(s, default=str), return_dtype=pl.String
+                )
+            )
+            .to_series()
+        )
         quarantined = pl.DataFrame(
             {
                 "run_id": [run_id] * bad.height,
@@ -130,7 +173,9 @@ def _key_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def set_watermark(conn: duckdb.DuckDBPyConnection, source: str, series: str, until: datetime) -> None:
+def set_watermark(
+    conn: duckdb.DuckDBPyConnection, source: str, series: str, until: datetime
+) -> None:
     """Move a watermark forward only: a replayed older chunk never moves it back."""
     conn.execute(
         load_watermark_sql(),
@@ -145,17 +190,30 @@ def load_watermark_sql() -> str:
 def get_watermark(conn: duckdb.DuckDBPyConnection, source: str, series: str) -> datetime | None:
     # fetchall, not fetchone: a half-read result would block the next conn.sql() on this connection
     rows = conn.execute(
-        "SELECT loaded_until_ts FROM watermarks WHERE source = $s AND series = $r", {"s": source, "r": series}
+        "SELECT loaded_until_ts FROM watermarks WHERE source = $s AND series = $r",
+        {"s": source, "r": series},
     ).fetchall()
     return rows[0][0] if rows else None
 
 
 def record_gap(
-    conn: duckdb.DuckDBPyConnection, source: str, series: str, gap: Window, kind: str, run_id: str | None
+    conn: duckdb.DuckDBPyConnection,
+    source: str,
+    series: str,
+    gap: Window,
+    kind: str,
+    run_id: str | None,
 ) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO collection_gaps VALUES ($source, $series, $start, $end, $kind, $run)",
-        {"source": source, "series": series, "start": gap.start, "end": gap.end, "kind": kind, "run": run_id},
+        {
+            "source": source,
+            "series": series,
+            "start": gap.start,
+            "end": gap.end,
+            "kind": kind,
+            "run": run_id,
+        },
     )
 
 
@@ -200,7 +258,9 @@ def collection_run(
         _finish(conn, run, "partial" if run.quarantined else "ok", None)
 
 
-def _finish(conn: duckdb.DuckDBPyConnection, run: CollectionRun, status: str, message: str | None) -> None:
+def _finish(
+    conn: duckdb.DuckDBPyConnection, run: CollectionRun, status: str, message: str | None
+) -> None:
     conn.execute(
         "UPDATE collection_runs SET finished_ts = $now, status = $status, rows_loaded = $loaded, "
         "rows_quarantined = $q, message = $msg WHERE run_id = $id",

@@ -22,7 +22,9 @@ from costlab.demo.workload import Workload
 REGION_PRICE_SOURCES = {"us-west-2": "us-east-1"}
 
 
-def price_records(fleet: Fleet, w: Workload, start: datetime, rng: np.random.Generator) -> pl.DataFrame:
+def price_records(
+    fleet: Fleet, w: Workload, start: datetime, rng: np.random.Generator
+) -> pl.DataFrame:
     snapshot = snapshot_prices()
     used = sorted({n.instance_type for n in w.nodes})
     ondemand = snapshot.filter(pl.col("instance_type").is_in(used))
@@ -43,11 +45,18 @@ def price_records(fleet: Fleet, w: Workload, start: datetime, rng: np.random.Gen
         level = od_price[itype] * P.SPOT_PRICE_RATIO[family]
         walk = np.exp(np.cumsum(rng.normal(0.0, P.SPOT_PRICE_WALK_SIGMA, size=changes)))
         for k in range(changes):
-            spot_rows.append({
-                "instance_type": itype, "region": zone[:-1], "zone": zone, "capacity_type": "spot",
-                "source": "spot-history",
-                "effective_from": start + timedelta(hours=P.SPOT_PRICE_CHANGE_HOURS * (k - 1)),
-                "usd_micros_per_hour": int(round(min(level * walk[k], od_price[itype]) / 100) * 100),
-            })
+            spot_rows.append(
+                {
+                    "instance_type": itype,
+                    "region": zone[:-1],
+                    "zone": zone,
+                    "capacity_type": "spot",
+                    "source": "spot-history",
+                    "effective_from": start + timedelta(hours=P.SPOT_PRICE_CHANGE_HOURS * (k - 1)),
+                    "usd_micros_per_hour": int(
+                        round(min(level * walk[k], od_price[itype]) / 100) * 100
+                    ),
+                }
+            )
     spot = pl.DataFrame(spot_rows, schema=regional[0].schema)
     return pl.concat(regional + [spot])

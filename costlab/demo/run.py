@@ -29,14 +29,19 @@ from costlab.errors import UsageError
 from costlab.render import usd
 from costlab.timeutil import Window
 
-DCGM_BATCH_ROWS = 2_000_000   # long-form samples per transform+load batch: bounds memory
+DCGM_BATCH_ROWS = 2_000_000  # long-form samples per transform+load batch: bounds memory
 
 
 def instance_specs() -> dict[str, tuple[int, str, int]]:
     """instance type -> (GPU count, GPU model, MiB per GPU), from the shipped Karpenter table."""
-    with resources.as_file(resources.files("costlab.data").joinpath("gpu_instance_types.csv")) as path:
+    with resources.as_file(
+        resources.files("costlab.data").joinpath("gpu_instance_types.csv")
+    ) as path:
         frame = pl.read_csv(path)
-    return {r["instance_type"]: (r["gpu_count"], r["gpu_model"], r["gpu_memory_mib"]) for r in frame.iter_rows(named=True)}
+    return {
+        r["instance_type"]: (r["gpu_count"], r["gpu_model"], r["gpu_memory_mib"])
+        for r in frame.iter_rows(named=True)
+    }
 
 
 def _prepare_db(db: Path) -> None:
@@ -45,11 +50,15 @@ def _prepare_db(db: Path) -> None:
         return
     conn = store.connect(db)
     try:
-        foreign = conn.execute("SELECT count(*) FROM collection_runs WHERE source <> 'demo'").fetchone()[0]
+        foreign = conn.execute(
+            "SELECT count(*) FROM collection_runs WHERE source <> 'demo'"
+        ).fetchone()[0]
     finally:
         conn.close()
     if foreign:
-        raise UsageError(f"{db} holds collected data; the demo only overwrites demo databases (use another --db)")
+        raise UsageError(
+            f"{db} holds collected data; the demo only overwrites demo databases (use another --db)"
+        )
     db.unlink()
     Path(f"{db}.wal").unlink(missing_ok=True)
 
@@ -67,14 +76,21 @@ def load_demo(conn: Any, days: int, seed: int, fleet: Fleet = DEMO_FLEET) -> Win
         for cluster in fleet.clusters:
             name = cluster.name
             nodes = series.nodes_from_karpenter(
-                signals.karpenter_node_series(workload, start, name), step, end, cluster=name,
+                signals.karpenter_node_series(workload, start, name),
+                step,
+                end,
+                cluster=name,
                 end_reasons=signals.end_reasons(workload, name),
             )
             run.reports.append(sink.load(conn, "nodes", nodes, run_id=run.run_id))
-            pods = series.pod_requests_from_ksm(signals.ksm_pod_series(workload, start, name), step, end, cluster=name)
+            pods = series.pod_requests_from_ksm(
+                signals.ksm_pod_series(workload, start, name), step, end, cluster=name
+            )
             run.reports.append(sink.load(conn, "pod_gpu_requests", pods, run_id=run.run_id))
             teams = _namespace_teams(fleet, name)
-            pod_labels, ns_labels = series.labels_from_ksm(signals.ksm_label_series(workload, start, name, teams), cluster=name)
+            pod_labels, ns_labels = series.labels_from_ksm(
+                signals.ksm_label_series(workload, start, name, teams), cluster=name
+            )
             run.reports.append(sink.load(conn, "pod_labels", pod_labels, run_id=run.run_id))
             run.reports.append(sink.load(conn, "namespace_labels", ns_labels, run_id=run.run_id))
             batch: list[pl.DataFrame] = []
@@ -86,8 +102,17 @@ def load_demo(conn: Any, days: int, seed: int, fleet: Fleet = DEMO_FLEET) -> Win
                     _load_dcgm(conn, batch, name, run)
                     batch, rows = [], 0
             _load_dcgm(conn, batch, name, run)
-        run.reports.append(sink.load(conn, "prices", price_records(fleet, workload, start, rng), run_id=run.run_id))
-        run.reports.append(sink.load(conn, "llm_observations", observations(fleet, workload, start, rng), run_id=run.run_id))
+        run.reports.append(
+            sink.load(conn, "prices", price_records(fleet, workload, start, rng), run_id=run.run_id)
+        )
+        run.reports.append(
+            sink.load(
+                conn,
+                "llm_observations",
+                observations(fleet, workload, start, rng),
+                run_id=run.run_id,
+            )
+        )
         sink.set_watermark(conn, "demo", "all", end)
     return window
 
@@ -132,7 +157,12 @@ def summary(conn: Any, window: Window, total: int, db: Path) -> Group:
     teams = report_by(conn, window, by="team", idle="separate")
     idle = next((r.cost_usd_micros for r in teams if r.tenant == "__idle__"), 0)
     by_team = Table(title="GPU cost by team (idle separate)")
-    for col, justify in (("team", "left"), ("GPU-hours", "right"), ("efficiency", "right"), ("cost", "right")):
+    for col, justify in (
+        ("team", "left"),
+        ("GPU-hours", "right"),
+        ("efficiency", "right"),
+        ("cost", "right"),
+    ):
         by_team.add_column(col, justify=justify)
     for r in teams:
         eff = "-" if r.efficiency is None else f"{r.efficiency:.0%}"
@@ -141,22 +171,30 @@ def summary(conn: Any, window: Window, total: int, db: Path) -> Group:
     idle_nodes = Table(title="Top idle nodes")
     for col in ("cluster", "nodepool", "node", "instance", "idle GPU-h", "idle $"):
         idle_nodes.add_column(col)
-    for r in conn.execute(store.load_sql("report/top_idle_nodes"), {**params, "limit": 5}).fetchall():
+    for r in conn.execute(
+        store.load_sql("report/top_idle_nodes"), {**params, "limit": 5}
+    ).fetchall():
         idle_nodes.add_row(r[0], r[1], r[2], r[3], f"{r[4]:,.0f}", usd(r[5]))
     tokens = Table(title="$ per 1M tokens by model (GPU cost vs LangFuse list price)")
     for col in ("model", "GPU cost", "tokens", "$/1M tokens", "list $/1M"):
         tokens.add_column(col, justify="left" if col == "model" else "right")
     for r in token_rates(conn, window):
         tokens.add_row(
-            r.serving_key, usd(r.gpu_cost_usd_micros), f"{(r.input_tokens + r.output_tokens) / 1e6:,.0f}M",
+            r.serving_key,
+            usd(r.gpu_cost_usd_micros),
+            f"{(r.input_tokens + r.output_tokens) / 1e6:,.0f}M",
             "-" if r.usd_per_1m_tokens is None else f"${r.usd_per_1m_tokens:,.3f}",
             "-" if r.list_usd_per_1m_tokens is None else f"${r.list_usd_per_1m_tokens:,.3f}",
         )
     head = Text.assemble(
-        ("costlab demo ", "bold"), f"{window.start:%Y-%m-%d} to {window.end:%Y-%m-%d} UTC: ",
-        ("total GPU node cost ", ""), (usd(total), "bold"),
+        ("costlab demo ", "bold"),
+        f"{window.start:%Y-%m-%d} to {window.end:%Y-%m-%d} UTC: ",
+        ("total GPU node cost ", ""),
+        (usd(total), "bold"),
         f", idle {idle / total:.1%} ({usd(idle)})" if total else "",
     )
-    tail = Text(f"\nOpen the dashboard:  costlab --db {db} dashboard   (then http://localhost:8501)\n"
-                f"Allocation by namespace:  costlab --db {db} allocate --by namespace")
+    tail = Text(
+        f"\nOpen the dashboard:  uv run costlab --db {db} dashboard   (then http://localhost:8501)\n"
+        f"Allocation by namespace:  costlab --db {db} allocate --by namespace"
+    )
     return Group(head, by_team, idle_nodes, tokens, tail)

@@ -38,20 +38,24 @@ def karpenter_node_series(w: Workload, start: datetime, cluster: str) -> pl.Data
     for node in (n for n in w.nodes if n.cluster == cluster):
         gpus, model, _ = w.node_gpus[node.node]
         minutes = np.arange(node.start, node.end)
-        frames.append(pl.DataFrame({
-            "ts": _ts(start, minutes),
-            "value": np.full(minutes.size, float(gpus)),
-        }).with_columns(
-            pl.lit("karpenter_nodes_allocatable").alias("metric"),
-            pl.lit(node.node).alias("node_name"),
-            pl.lit(node.nodepool).alias("nodepool"),
-            pl.lit(node.instance_type).alias("instance_type"),
-            pl.lit(node.capacity_type).alias("capacity_type"),
-            pl.lit(node.zone).alias("zone"),
-            pl.lit(_region(node)).alias("region"),
-            pl.lit(model.lower()).alias("instance_gpu_name"),
-            pl.lit("nvidia_com_gpu").alias("resource_type"),
-        ))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "ts": _ts(start, minutes),
+                    "value": np.full(minutes.size, float(gpus)),
+                }
+            ).with_columns(
+                pl.lit("karpenter_nodes_allocatable").alias("metric"),
+                pl.lit(node.node).alias("node_name"),
+                pl.lit(node.nodepool).alias("nodepool"),
+                pl.lit(node.instance_type).alias("instance_type"),
+                pl.lit(node.capacity_type).alias("capacity_type"),
+                pl.lit(node.zone).alias("zone"),
+                pl.lit(_region(node)).alias("region"),
+                pl.lit(model.lower()).alias("instance_gpu_name"),
+                pl.lit("nvidia_com_gpu").alias("resource_type"),
+            )
+        )
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
@@ -61,7 +65,9 @@ def _region(node: NodeRun) -> str:
 
 def end_reasons(w: Workload, cluster: str) -> pl.DataFrame:
     """What Karpenter's disruption events say ended each node (consolidated, interrupted, ...)."""
-    ended = [(n.cluster, n.node, n.end_reason) for n in w.nodes if n.cluster == cluster and n.end_reason]
+    ended = [
+        (n.cluster, n.node, n.end_reason) for n in w.nodes if n.cluster == cluster and n.end_reason
+    ]
     return pl.DataFrame(ended, schema=["cluster", "node", "end_reason"], orient="row")
 
 
@@ -70,24 +76,39 @@ def ksm_pod_series(w: Workload, start: datetime, cluster: str) -> pl.DataFrame:
     frames = []
     for pod in (p for p in w.pods if p.cluster == cluster):
         minutes = np.arange(pod.start, pod.end)
-        frames.append(pl.DataFrame({"ts": _ts(start, minutes), "value": np.full(minutes.size, pod.quantity)}).with_columns(
-            pl.lit("kube_pod_container_resource_requests").alias("metric"),
-            pl.lit(pod.namespace).alias("namespace"),
-            pl.lit(pod.pod).alias("pod"),
-            pl.lit("main").alias("container"),
-            pl.lit(pod.node).alias("node"),
-            pl.lit(pod.gpu_resource.replace(".", "_").replace("/", "_").replace("-", "_").replace("+", "_"))
-            .alias("resource"),
-            pl.lit("integer").alias("unit"),
-        ))
+        frames.append(
+            pl.DataFrame(
+                {"ts": _ts(start, minutes), "value": np.full(minutes.size, pod.quantity)}
+            ).with_columns(
+                pl.lit("kube_pod_container_resource_requests").alias("metric"),
+                pl.lit(pod.namespace).alias("namespace"),
+                pl.lit(pod.pod).alias("pod"),
+                pl.lit("main").alias("container"),
+                pl.lit(pod.node).alias("node"),
+                pl.lit(
+                    pod.gpu_resource.replace(".", "_")
+                    .replace("/", "_")
+                    .replace("-", "_")
+                    .replace("+", "_")
+                ).alias("resource"),
+                pl.lit("integer").alias("unit"),
+            )
+        )
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
-def ksm_label_series(w: Workload, start: datetime, cluster: str, namespace_teams: dict[str, str | None]) -> pl.DataFrame:
+def ksm_label_series(
+    w: Workload, start: datetime, cluster: str, namespace_teams: dict[str, str | None]
+) -> pl.DataFrame:
     """kube_pod_labels and kube_namespace_labels, label names sanitised as kube-state-metrics does."""
     rows = []
     for pod in (p for p in w.pods if p.cluster == cluster):
-        row = {"metric": "kube_pod_labels", "namespace": pod.namespace, "pod": pod.pod, "ts": pod.start}
+        row = {
+            "metric": "kube_pod_labels",
+            "namespace": pod.namespace,
+            "pod": pod.pod,
+            "ts": pod.start,
+        }
         row.update({"label_" + _sanitise(k): v for k, v in pod.labels.items()})
         rows.append(row)
     for namespace, team in namespace_teams.items():
@@ -103,7 +124,9 @@ def _sanitise(label: str) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in label)
 
 
-def dcgm_series(w: Workload, start: datetime, cluster: str, rng: np.random.Generator) -> Iterator[pl.DataFrame]:
+def dcgm_series(
+    w: Workload, start: datetime, cluster: str, rng: np.random.Generator
+) -> Iterator[pl.DataFrame]:
     """dcgm-exporter samples per GPU (or MIG instance) per step, one frame per node, long form."""
     pods_by_node: dict[str, list[PodRun]] = {}
     for pod in w.pods:
@@ -113,7 +136,9 @@ def dcgm_series(w: Workload, start: datetime, cluster: str, rng: np.random.Gener
         yield _node_dcgm(w, node, pods_by_node.get(node.node, []), start, rng)
 
 
-def _node_dcgm(w: Workload, node: NodeRun, pods: list[PodRun], start: datetime, rng: np.random.Generator) -> pl.DataFrame:
+def _node_dcgm(
+    w: Workload, node: NodeRun, pods: list[PodRun], start: datetime, rng: np.random.Generator
+) -> pl.DataFrame:
     gpus, model, mem = w.node_gpus[node.node]
     devices = gpus * node.mig_slices if node.mig_profile else gpus
     steps = node.end - node.start
@@ -122,7 +147,7 @@ def _node_dcgm(w: Workload, node: NodeRun, pods: list[PodRun], start: datetime, 
     owner = np.full((devices, steps), -1, dtype=np.int32)
     for index, pod in enumerate(pods):
         lo, hi = pod.start - node.start, pod.end - node.start
-        curve = w.util[pod.signal][pod.start:pod.end]
+        curve = w.util[pod.signal][pod.start : pod.end]
         for d in range(pod.gpu_offset, pod.gpu_offset + pod.gpus):
             util[d, lo:hi] = np.clip(curve + rng.normal(0.0, 3.0, size=hi - lo), 0, 100)
             fb[d, lo:hi] = pod.model_fb_mib if pod.model_fb_mib > 1 else pod.model_fb_mib * mem
@@ -133,17 +158,21 @@ def _node_dcgm(w: Workload, node: NodeRun, pods: list[PodRun], start: datetime, 
     minutes = np.tile(np.arange(node.start, node.end), devices)
     device = np.repeat(np.arange(devices), steps)
     util_flat = util.ravel()
-    frame = pl.DataFrame({
-        "ts": _ts(start, minutes),
-        "device": device,
-        "owner": owner.ravel(),
-        "DCGM_FI_DEV_GPU_UTIL": np.round(util_flat),
-        "DCGM_FI_DEV_FB_USED": np.round(fb.ravel()),
-        "DCGM_FI_DEV_FB_FREE": np.round(device_mem - fb.ravel()),
-        "DCGM_FI_DEV_POWER_USAGE": np.round(idle_w + (tdp - idle_w) * util_flat / 100.0, 1),
-        "DCGM_FI_DEV_GPU_TEMP": np.round(P.GPU_TEMP_C[0] + (P.GPU_TEMP_C[1] - P.GPU_TEMP_C[0]) * util_flat / 100.0),
-        "DCGM_FI_PROF_GR_ENGINE_ACTIVE": np.round(util_flat / 100.0 * 0.9, 4),
-    })
+    frame = pl.DataFrame(
+        {
+            "ts": _ts(start, minutes),
+            "device": device,
+            "owner": owner.ravel(),
+            "DCGM_FI_DEV_GPU_UTIL": np.round(util_flat),
+            "DCGM_FI_DEV_FB_USED": np.round(fb.ravel()),
+            "DCGM_FI_DEV_FB_FREE": np.round(device_mem - fb.ravel()),
+            "DCGM_FI_DEV_POWER_USAGE": np.round(idle_w + (tdp - idle_w) * util_flat / 100.0, 1),
+            "DCGM_FI_DEV_GPU_TEMP": np.round(
+                P.GPU_TEMP_C[0] + (P.GPU_TEMP_C[1] - P.GPU_TEMP_C[0]) * util_flat / 100.0
+            ),
+            "DCGM_FI_PROF_GR_ENGINE_ACTIVE": np.round(util_flat / 100.0 * 0.9, 4),
+        }
+    )
     uuids = [f"GPU-{node.node[3:].split('.')[0]}-{g:02d}" for g in range(gpus)]
     pod_ns = [p.namespace for p in pods]
     pod_names = [p.pod for p in pods]
@@ -152,10 +181,20 @@ def _node_dcgm(w: Workload, node: NodeRun, pods: list[PodRun], start: datetime, 
         (pl.col("device") // per_gpu).alias("gpu"),
         pl.lit(node.node).alias("Hostname"),
         pl.lit(DCGM_MODEL_NAMES.get((model, mem), f"NVIDIA {model}")).alias("modelName"),
-        pl.when(pl.col("owner") >= 0).then(pl.col("owner").replace_strict(range(len(pods)), pod_ns, default=None,
-                                                                            return_dtype=pl.String)).alias("namespace"),
-        pl.when(pl.col("owner") >= 0).then(pl.col("owner").replace_strict(range(len(pods)), pod_names, default=None,
-                                                                            return_dtype=pl.String)).alias("pod"),
+        pl.when(pl.col("owner") >= 0)
+        .then(
+            pl.col("owner").replace_strict(
+                range(len(pods)), pod_ns, default=None, return_dtype=pl.String
+            )
+        )
+        .alias("namespace"),
+        pl.when(pl.col("owner") >= 0)
+        .then(
+            pl.col("owner").replace_strict(
+                range(len(pods)), pod_names, default=None, return_dtype=pl.String
+            )
+        )
+        .alias("pod"),
         pl.when(pl.col("owner") >= 0).then(pl.lit("main")).alias("container"),
     ).with_columns(
         pl.col("gpu").replace_strict(range(gpus), uuids, return_dtype=pl.String).alias("UUID"),
@@ -170,4 +209,6 @@ def _node_dcgm(w: Workload, node: NodeRun, pods: list[PodRun], start: datetime, 
         ).drop("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_TEMP")
     metrics = [m for m in DCGM_FIELDS if m in frame.columns]
     labels = [c for c in frame.columns if c not in metrics and c not in ("device", "owner")]
-    return frame.drop("device", "owner").unpivot(index=labels, on=metrics, variable_name="metric", value_name="value")
+    return frame.drop("device", "owner").unpivot(
+        index=labels, on=metrics, variable_name="metric", value_name="value"
+    )

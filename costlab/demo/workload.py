@@ -21,9 +21,9 @@ from costlab.demo.fleet import Cluster, Fleet, MigPool, ScheduledBatch, Service,
 class Clock:
     """Local time of every minute for one cluster's timezone."""
 
-    local_hour: np.ndarray    # float hour of day, local
-    weekday: np.ndarray       # 0 = Monday, local
-    local_day: np.ndarray     # local calendar day index from the start
+    local_hour: np.ndarray  # float hour of day, local
+    weekday: np.ndarray  # 0 = Monday, local
+    local_day: np.ndarray  # local calendar day index from the start
 
 
 def make_clock(start: datetime, n_minutes: int, tz: str) -> Clock:
@@ -64,10 +64,10 @@ class PodRun:
     end: int
     gpu_resource: str
     quantity: float
-    gpu_offset: int          # first GPU (or MIG slice) index on the node
-    gpus: int                # GPUs (or slices) held
+    gpu_offset: int  # first GPU (or MIG slice) index on the node
+    gpus: int  # GPUs (or slices) held
     labels: dict[str, str]
-    signal: str              # key into Workload.util: which utilisation curve drives its GPUs
+    signal: str  # key into Workload.util: which utilisation curve drives its GPUs
     model_fb_mib: float
 
 
@@ -76,9 +76,11 @@ class Workload:
     n_minutes: int
     nodes: list[NodeRun] = field(default_factory=list)
     pods: list[PodRun] = field(default_factory=list)
-    util: dict[str, np.ndarray] = field(default_factory=dict)     # per-minute util_pct curves
-    load: dict[str, np.ndarray] = field(default_factory=dict)     # per-minute 0..1 service load
-    node_gpus: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # node -> (gpus, model, mem)
+    util: dict[str, np.ndarray] = field(default_factory=dict)  # per-minute util_pct curves
+    load: dict[str, np.ndarray] = field(default_factory=dict)  # per-minute 0..1 service load
+    node_gpus: dict[str, tuple[int, str, int]] = field(
+        default_factory=dict
+    )  # node -> (gpus, model, mem)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -99,7 +101,14 @@ def _dilate(mask: np.ndarray, back: int, fwd: int) -> np.ndarray:
 
 
 class FleetBuilder:
-    def __init__(self, fleet: Fleet, specs: dict[str, tuple[int, str, int]], start: datetime, n_minutes: int, seed: int):
+    def __init__(
+        self,
+        fleet: Fleet,
+        specs: dict[str, tuple[int, str, int]],
+        start: datetime,
+        n_minutes: int,
+        seed: int,
+    ):
         self.fleet = fleet
         self.specs = specs
         self.start = start
@@ -124,7 +133,11 @@ class FleetBuilder:
     def _node_name(self, cluster: Cluster) -> str:
         self._serial += 1
         octets = self.rng.integers(0, 256, size=2)
-        domain = "ec2.internal" if cluster.region == "us-east-1" else f"{cluster.region}.compute.internal"
+        domain = (
+            "ec2.internal"
+            if cluster.region == "us-east-1"
+            else f"{cluster.region}.compute.internal"
+        )
         return f"ip-10-{self._serial % 250}-{octets[0]}-{octets[1]}.{domain}"
 
     def _pod_name(self, base: str) -> str:
@@ -132,14 +145,30 @@ class FleetBuilder:
         suffix = "".join(letters[i] for i in self.rng.integers(0, len(letters), size=5))
         return f"{base}-{suffix}"
 
-    def _add_node(self, cluster: Cluster, pool: str, itype: str, start: int, end: int, reason: str | None,
-                  capacity: str | None = None, mig: tuple[str, int] | None = None) -> NodeRun:
+    def _add_node(
+        self,
+        cluster: Cluster,
+        pool: str,
+        itype: str,
+        start: int,
+        end: int,
+        reason: str | None,
+        capacity: str | None = None,
+        mig: tuple[str, int] | None = None,
+    ) -> NodeRun:
         nodepool = cluster.pool(pool)
         run = NodeRun(
-            cluster.name, self._node_name(cluster), pool, itype, capacity or nodepool.capacity_type,
-            cluster.zones[int(self.rng.integers(0, len(cluster.zones)))], max(0, start), min(self.n, end),
+            cluster.name,
+            self._node_name(cluster),
+            pool,
+            itype,
+            capacity or nodepool.capacity_type,
+            cluster.zones[int(self.rng.integers(0, len(cluster.zones)))],
+            max(0, start),
+            min(self.n, end),
             None if end >= self.n else reason,
-            mig_profile=mig[0] if mig else None, mig_slices=mig[1] if mig else 0,
+            mig_profile=mig[0] if mig else None,
+            mig_slices=mig[1] if mig else 0,
         )
         self.w.nodes.append(run)
         self.w.node_gpus[run.node] = self.specs[itype]
@@ -148,9 +177,13 @@ class FleetBuilder:
     # -- inference services ------------------------------------------------------------------
     def _load_curve(self, svc: Service) -> np.ndarray:
         clock = self.clocks[svc.cluster]
-        diurnal = np.interp(clock.local_hour, np.arange(25), np.array(P.DIURNAL_LOAD + P.DIURNAL_LOAD[:1]))
+        diurnal = np.interp(
+            clock.local_hour, np.arange(25), np.array(P.DIURNAL_LOAD + P.DIURNAL_LOAD[:1])
+        )
         weekend = np.where(clock.weekday >= 5, svc.weekend_factor or P.WEEKEND_LOAD_FACTOR, 1.0)
-        daily = self.rng.lognormal(0.0, P.DAILY_LOAD_SIGMA, size=int(clock.local_day.max()) + 1)[clock.local_day]
+        daily = self.rng.lognormal(0.0, P.DAILY_LOAD_SIGMA, size=int(clock.local_day.max()) + 1)[
+            clock.local_day
+        ]
         slots = self.rng.lognormal(0.0, P.SLOT_LOAD_SIGMA, size=self.n // P.AUTOSCALE_SLOT_MIN + 1)
         jitter = np.repeat(slots, P.AUTOSCALE_SLOT_MIN)[: self.n]
         return np.clip(diurnal * weekend * daily * jitter, 0.0, 1.0)
@@ -165,7 +198,9 @@ class FleetBuilder:
         slot = P.AUTOSCALE_SLOT_MIN
         padded = np.concatenate([load, np.zeros((-self.n) % slot)])
         slot_load = padded.reshape(-1, slot).mean(axis=1)
-        replicas_slot = np.clip(np.ceil(svc.max_replicas * slot_load), svc.min_replicas, svc.max_replicas)
+        replicas_slot = np.clip(
+            np.ceil(svc.max_replicas * slot_load), svc.min_replicas, svc.max_replicas
+        )
         replicas = np.repeat(replicas_slot, slot)[: self.n].astype(int)
         if svc.kind == "inference":
             per_replica = np.clip(load * svc.max_replicas / np.maximum(replicas, 1), 0, 1)
@@ -192,16 +227,36 @@ class FleetBuilder:
                         for node, na, nb in pieces:
                             lo, hi = max(pa, na), min(pb, nb)
                             if hi > lo:
-                                self.w.pods.append(PodRun(
-                                    cluster.name, svc.namespace, self._pod_name(svc.name), node.node, lo, hi,
-                                    "nvidia.com/gpu", float(svc.gpus_per_replica), k * svc.gpus_per_replica,
-                                    svc.gpus_per_replica, labels, svc.name, svc.model_fb_mib,
-                                ))
+                                self.w.pods.append(
+                                    PodRun(
+                                        cluster.name,
+                                        svc.namespace,
+                                        self._pod_name(svc.name),
+                                        node.node,
+                                        lo,
+                                        hi,
+                                        "nvidia.com/gpu",
+                                        float(svc.gpus_per_replica),
+                                        k * svc.gpus_per_replica,
+                                        svc.gpus_per_replica,
+                                        labels,
+                                        svc.name,
+                                        svc.model_fb_mib,
+                                    )
+                                )
 
-    def _interrupt(self, cluster: Cluster, pool, itype: str, a: int, b: int) -> list[tuple[NodeRun, int, int]]:
+    def _interrupt(
+        self, cluster: Cluster, pool, itype: str, a: int, b: int
+    ) -> list[tuple[NodeRun, int, int]]:
         """A node run, cut by spot interruptions into (node, pods_from, pods_until) pieces."""
         if pool.capacity_type != "spot":
-            return [(self._add_node(cluster, pool.name, itype, a, b, "consolidated"), a + P.PROVISION_LEAD_MIN, b)]
+            return [
+                (
+                    self._add_node(cluster, pool.name, itype, a, b, "consolidated"),
+                    a + P.PROVISION_LEAD_MIN,
+                    b,
+                )
+            ]
         rate = P.SPOT_INTERRUPTIONS_PER_NODE_HOUR / 60.0
         count = int(self.rng.poisson(rate * (b - a)))
         cuts = sorted(int(x) for x in self.rng.integers(a + 1, max(a + 2, b), size=count))
@@ -212,7 +267,9 @@ class FleetBuilder:
                 continue  # too close to the last cut, or on on-demand fallback: not interruptible
             reason = "interrupted" if cut < b else "consolidated"
             node = self._add_node(cluster, pool_name, itype, lo, cut, reason, capacity=capacity)
-            pieces.append((node, lo + (P.PROVISION_LEAD_MIN if lo == a else P.REPROVISION_MIN), cut))
+            pieces.append(
+                (node, lo + (P.PROVISION_LEAD_MIN if lo == a else P.REPROVISION_MIN), cut)
+            )
             lo = cut
             if self.rng.random() < P.SPOT_FALLBACK_TO_ON_DEMAND and pool.fallback:
                 capacity, pool_name = "on-demand", pool.fallback
@@ -226,28 +283,50 @@ class FleetBuilder:
         pool = cluster.pool(q.nodepool)
         gpus, _, _ = self.specs[q.instance_type]
         days = self.n / 1440
-        starts = np.sort(self.rng.integers(0, self.n, size=int(self.rng.poisson(q.jobs_per_day * days))))
+        starts = np.sort(
+            self.rng.integers(0, self.n, size=int(self.rng.poisson(q.jobs_per_day * days)))
+        )
         util = np.full(self.n, P.TRAINING_UTIL_PCT)
-        util[np.arange(self.n) % 60 < 3] = 20.0   # checkpoint every hour stalls the GPUs briefly
+        util[np.arange(self.n) % 60 < 3] = 20.0  # checkpoint every hour stalls the GPUs briefly
         self.w.util[q.name] = util
         for job, s in enumerate(starts.tolist()):
             minutes = int(self.rng.uniform(*q.hours) * 60)
             job_name = f"{q.name}-{self.start:%m%d}-{job:03d}"
             for worker in range(q.nodes_per_job):
-                node = self._add_node(cluster, q.nodepool, q.instance_type, s - P.PROVISION_LEAD_MIN,
-                                      s + minutes + pool.consolidate_after_min, "consolidated")
+                node = self._add_node(
+                    cluster,
+                    q.nodepool,
+                    q.instance_type,
+                    s - P.PROVISION_LEAD_MIN,
+                    s + minutes + pool.consolidate_after_min,
+                    "consolidated",
+                )
                 if min(self.n, s + minutes) > s:
-                    self.w.pods.append(PodRun(
-                        cluster.name, q.namespace, f"{job_name}-worker-{worker}", node.node, s, min(self.n, s + minutes),
-                        "nvidia.com/gpu", float(gpus), 0, gpus,
-                        {"team": q.team, "workload-kind": "training", "job-name": job_name}, q.name, 0.9,
-                    ))
+                    self.w.pods.append(
+                        PodRun(
+                            cluster.name,
+                            q.namespace,
+                            f"{job_name}-worker-{worker}",
+                            node.node,
+                            s,
+                            min(self.n, s + minutes),
+                            "nvidia.com/gpu",
+                            float(gpus),
+                            0,
+                            gpus,
+                            {"team": q.team, "workload-kind": "training", "job-name": job_name},
+                            q.name,
+                            0.9,
+                        )
+                    )
 
     def _batch(self, b: ScheduledBatch) -> None:
         cluster = self.fleet.cluster(b.cluster)
         clock = self.clocks[b.cluster]
         weekday = clock.weekday < 5
-        pool_up = weekday & (clock.local_hour >= b.pool_hours[0]) & (clock.local_hour < b.pool_hours[1])
+        pool_up = (
+            weekday & (clock.local_hour >= b.pool_hours[0]) & (clock.local_hour < b.pool_hours[1])
+        )
         jobs_up = np.zeros(self.n, dtype=bool)
         for lo, hi in b.job_hours:
             jobs_up |= weekday & (clock.local_hour >= lo) & (clock.local_hour < hi)
@@ -256,18 +335,36 @@ class FleetBuilder:
             for _ in range(b.nodes):
                 node = self._add_node(cluster, b.nodepool, b.instance_type, a, e, "expired")
                 for ja, je in _runs(jobs_up[a:e]):
-                    self.w.pods.append(PodRun(
-                        cluster.name, b.namespace, self._pod_name(b.name), node.node, a + ja, a + je,
-                        "nvidia.com/gpu", float(b.gpus_per_pod), 0, b.gpus_per_pod,
-                        {"team": b.team, "workload-kind": "batch", "app.kubernetes.io/name": b.name}, b.name, 14000.0,
-                    ))
+                    self.w.pods.append(
+                        PodRun(
+                            cluster.name,
+                            b.namespace,
+                            self._pod_name(b.name),
+                            node.node,
+                            a + ja,
+                            a + je,
+                            "nvidia.com/gpu",
+                            float(b.gpus_per_pod),
+                            0,
+                            b.gpus_per_pod,
+                            {
+                                "team": b.team,
+                                "workload-kind": "batch",
+                                "app.kubernetes.io/name": b.name,
+                            },
+                            b.name,
+                            14000.0,
+                        )
+                    )
 
     def _mig(self, m: MigPool) -> None:
         cluster = self.fleet.cluster(m.cluster)
         clock = self.clocks[m.cluster]
         gpus, _, _ = self.specs[m.instance_type]
         slices = gpus * m.slices_per_gpu
-        node = self._add_node(cluster, m.nodepool, m.instance_type, 0, self.n, None, mig=(m.profile, m.slices_per_gpu))
+        node = self._add_node(
+            cluster, m.nodepool, m.instance_type, 0, self.n, None, mig=(m.profile, m.slices_per_gpu)
+        )
         self.w.util[m.name] = np.full(self.n, 35.0)
         resource = f"nvidia.com/mig-{m.profile}"
         days = int(clock.local_day.max()) + 1
@@ -278,11 +375,28 @@ class FleetBuilder:
                 if in_day.size == 0 or self.rng.random() > m.busy_share:
                     continue
                 hours = clock.local_hour[in_day]
-                begin = in_day[np.searchsorted(hours, 9.0 + self.rng.uniform(0, 1))] if hours.max() > 10 else in_day[0]
+                begin = (
+                    in_day[np.searchsorted(hours, 9.0 + self.rng.uniform(0, 1))]
+                    if hours.max() > 10
+                    else in_day[0]
+                )
                 stop_hour = 17.0 + self.rng.uniform(0, 2)
                 stop = in_day[min(np.searchsorted(hours, stop_hour), in_day.size - 1)]
                 if stop > begin:
-                    self.w.pods.append(PodRun(
-                        cluster.name, namespace, self._pod_name(f"{team}-notebook"), node.node, int(begin), int(stop),
-                        resource, 1.0, s, 1, {"team": team, "workload-kind": "notebook"}, m.name, 6000.0,
-                    ))
+                    self.w.pods.append(
+                        PodRun(
+                            cluster.name,
+                            namespace,
+                            self._pod_name(f"{team}-notebook"),
+                            node.node,
+                            int(begin),
+                            int(stop),
+                            resource,
+                            1.0,
+                            s,
+                            1,
+                            {"team": team, "workload-kind": "notebook"},
+                            m.name,
+                            6000.0,
+                        )
+                    )

@@ -183,7 +183,10 @@ def scaling_headroom(inputs: SimInputs, min_headroom: float = 0.3) -> list[tuple
 
 
 def build(
-    inputs: SimInputs, results: list[SimResult], cluster: str = "costlab", settings: CombinedSettings | None = None
+    inputs: SimInputs,
+    results: list[SimResult],
+    cluster: str = "costlab",
+    settings: CombinedSettings | None = None,
 ) -> Recommendations:
     """NodePools per workload kind, the EC2NodeClass, ScaledObjects, and the ranking by $/month.
 

@@ -36,7 +36,9 @@ def recommend_from_cli(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")
     text = current.read_text() if current is not None else None
-    _, written = recommend(sim_runner.load(db_path), text, settings_for(CombinedSettings, "simulate"))
+    _, written = recommend(
+        sim_runner.load(db_path), text, settings_for(CombinedSettings, "simulate")
+    )
     out.mkdir(parents=True, exist_ok=True)
     for name, content in written.items():
         (out / name).write_text(content)

@@ -210,8 +210,13 @@ def tokens(conn: duckdb.DuckDBPyConnection, period: Period) -> list[TokenRow]:
     """$ per 1M tokens per model: the allocation engine's token rates for the period."""
     return [
         TokenRow(
-            r.serving_key, r.gpu_cost_usd_micros, r.input_tokens, r.output_tokens, r.requests,
-            r.usd_per_1m_tokens, r.list_usd_per_1m_tokens,
+            r.serving_key,
+            r.gpu_cost_usd_micros,
+            r.input_tokens,
+            r.output_tokens,
+            r.requests,
+            r.usd_per_1m_tokens,
+            r.list_usd_per_1m_tokens,
         )
         for r in token_rates(conn, period.window)
     ]

@@ -26,7 +26,9 @@ def load(db_path: Path | str, settings: LoadSettings | None = None) -> SimInputs
         conn.close()
 
 
-def simulate(inputs: SimInputs, strategy: str = "all", settings: CombinedSettings | None = None) -> list[SimResult]:
+def simulate(
+    inputs: SimInputs, strategy: str = "all", settings: CombinedSettings | None = None
+) -> list[SimResult]:
     """The named strategy's result; for `all`, every single strategy and then the chained one.
 
     `settings` ([simulate] in costlab.toml) holds one table per strategy; `all` chains them.

@@ -303,4 +303,3 @@ class Spot(Strategy[SpotSettings]):
             details=details,
             fleet=out,
         )
-

@@ -10,7 +10,9 @@
 -- Output: used_gpu_ms (GPU-milliseconds of use).
 CREATE OR REPLACE TEMP TABLE alloc_gpu_usage AS
 WITH samples AS (
-    SELECT s.cluster, s.node, s.ts, date_trunc('hour', s.ts) AS hour_start, s.namespace, s.pod,
+    -- the hour from epoch arithmetic: date_trunc on TIMESTAMPTZ goes through the time zone library
+    -- and cost more than the rest of the scan (bench/README.md); costlab's sessions are UTC.
+    SELECT s.cluster, s.node, s.ts, to_timestamp((epoch_ms(s.ts) // 3600000) * 3600) AS hour_start, s.namespace, s.pod,
            CASE WHEN $usage_metric = 'engine_active' OR s.mig_instance_id >= 0
                 THEN s.engine_active_ratio ELSE s.util_pct / 100.0 END
              * coalesce(s.sample_ms, $default_sample_ms)

@@ -23,8 +23,16 @@ def dashboard_server(
     """Yield the base URL of a running dashboard; the process group is ended afterwards."""
     port = free_port()
     cmd = [
-        sys.executable, "-m", "costlab.cli", "--db", str(db), "dashboard", "--port", str(port),
-        "--address", "127.0.0.1",
+        sys.executable,
+        "-m",
+        "costlab.cli",
+        "--db",
+        str(db),
+        "dashboard",
+        "--port",
+        str(port),
+        "--address",
+        "127.0.0.1",
     ]
     if tenant:
         cmd += ["--tenant", tenant]
