@@ -129,6 +129,16 @@ class Strategy(ABC, Generic[S]):
     def run(self, inputs: SimInputs) -> SimResult:
         """Replay the recorded fleet under this strategy."""
 
+    def undefined(self, inputs: SimInputs, why: str) -> SimResult:
+        """The explicit "cannot say" result: simulated = baseline, with the reason."""
+        return SimResult(
+            self.name,
+            inputs.baseline_cost_usd_micros,
+            inputs.baseline_cost_usd_micros,
+            inputs.fleet.window_hours,
+            undefined=why,
+        )
+
 
 STRATEGIES: dict[str, type[Strategy[Any]]] = {}
 

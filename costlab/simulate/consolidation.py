@@ -102,13 +102,7 @@ class Consolidation(Strategy[ConsolidationSettings]):
         s = self.settings
         grid = inputs.fleet
         if not grid.groups:
-            return SimResult(
-                self.name,
-                inputs.baseline_cost_usd_micros,
-                inputs.baseline_cost_usd_micros,
-                grid.window_hours,
-                undefined="no nodes recorded",
-            )
+            return self.undefined(inputs, "no nodes recorded")
         out, fig = replay(
             grid,
             needed_nodes(grid, s.policy),

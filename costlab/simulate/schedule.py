@@ -203,13 +203,7 @@ class Schedule(Strategy[ScheduleSettings]):
         s = self.settings
         grid = inputs.fleet
         if not grid.groups:
-            return SimResult(
-                self.name,
-                inputs.baseline_cost_usd_micros,
-                inputs.baseline_cost_usd_micros,
-                grid.window_hours,
-                undefined="no nodes recorded",
-            )
+            return self.undefined(inputs, "no nodes recorded")
         business = business_mask(s, grid)
         off = ~business
         out, fig = offhours_replay(grid, s, business)

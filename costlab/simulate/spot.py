@@ -235,13 +235,7 @@ class Spot(Strategy[SpotSettings]):
         s = self.settings
         grid = inputs.fleet
         if not grid.groups:
-            return SimResult(
-                self.name,
-                inputs.baseline_cost_usd_micros,
-                inputs.baseline_cost_usd_micros,
-                grid.window_hours,
-                undefined="no nodes recorded",
-            )
+            return self.undefined(inputs, "no nodes recorded")
         out, fig, details = move_to_spot(grid, s, inputs.interruptions)
         grid_saved = (
             float(grid.cost_usd().sum() - out.cost_usd().sum()) - fig["interruption_cost_usd"]
