@@ -153,7 +153,8 @@ def test_gpu_cost_share_splits_cpu_ram_with_the_same_weights(fresh_db):
             ).fetchall()
         )
     )
-    assert rows == {"a": (6_000_000, 2_000_000), "__idle__": (6_000_000, 2_000_000)}
+    # gpu_cost is the whole charge; other_cost is its CPU/RAM part
+    assert rows == {"a": (8_000_000, 2_000_000), "__idle__": (8_000_000, 2_000_000)}
 
 
 def test_idle_shared_by_nodepool_scope(fresh_db):

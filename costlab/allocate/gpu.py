@@ -115,7 +115,7 @@ def allocate_window(
                 {"horizon": params["horizon"]},
             )
             allocated, rows = conn.execute(
-                "SELECT coalesce(sum(gpu_cost_usd_micros + other_cost_usd_micros), 0), count(*) FROM allocation "
+                "SELECT coalesce(sum(gpu_cost_usd_micros), 0), count(*) FROM allocation "
                 "WHERE window_start_ts >= $start AND window_start_ts < $end",
                 bounds,
             ).fetchall()[0]

@@ -41,7 +41,7 @@ per_scope AS (
            sum(gpu_hours_used) AS gpu_hours_used,
            sum(gpu_hours_requested) AS gpu_hours_requested,
            sum(gpu_hours * t.a100_equivalent) AS a100_equiv_gpu_hours,
-           sum(gpu_cost_usd_micros + other_cost_usd_micros) AS own_cost_usd_micros
+           sum(gpu_cost_usd_micros) AS own_cost_usd_micros
     FROM base
     LEFT JOIN gpu_throughput t ON t.gpu_model = base.gpu_model
     GROUP BY share_scope, tenant

@@ -102,7 +102,9 @@ per_pod AS (
            sum(weight) / 3600000.0 AS gpu_hours,
            sum(requested_ms) / 3600000.0 AS gpu_hours_requested,
            sum(used_gpu_ms) / 3600000.0 AS gpu_hours_used,
-           sum(gpu_micros) AS gpu_cost_usd_micros,
+           -- gpu_cost is everything the row is charged (every reader sums one column);
+           -- other_cost says how much of it is the CPU/RAM part
+           sum(gpu_micros + other_micros) AS gpu_cost_usd_micros,
            sum(other_micros) AS other_cost_usd_micros
     FROM rounded
     GROUP BY hour_start, hour_end, cluster, node, namespace, pod

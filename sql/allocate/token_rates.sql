@@ -9,7 +9,7 @@
 --   list_usd_per_1m_tokens (LangFuse's own cost where it reported one), usd_micros_per_weighted_token.
 WITH serving AS (
     SELECT CASE WHEN $match = 'model' THEN nullif(a.model, '') ELSE l.value END AS serving_key,
-           a.gpu_cost_usd_micros + a.other_cost_usd_micros AS cost_usd_micros
+           a.gpu_cost_usd_micros AS cost_usd_micros
     FROM allocation a
     LEFT JOIN pod_labels l
       ON $match = 'deployment' AND l.cluster = a.cluster AND l.namespace = a.namespace AND l.pod = a.pod

@@ -1,7 +1,7 @@
 -- 003_allocation_components: what the full allocation engine records beyond request-based GPU cost.
 -- gpu_hours becomes the charged GPU-hours (requested, or max(requested, used) in usage mode);
--- gpu_hours_requested keeps the request; other_cost_usd_micros is the non-GPU (CPU/RAM) share of
--- the node cost when allocate.gpu_cost_share < 1. Runs record the mode and share they used.
+-- gpu_hours_requested keeps the request; other_cost_usd_micros is the part of gpu_cost_usd_micros
+-- that is the non-GPU (CPU/RAM) share of the node cost when allocate.gpu_cost_share < 1. Runs record the mode and share they used.
 ALTER TABLE allocation ADD COLUMN gpu_hours_requested DOUBLE DEFAULT 0;
 ALTER TABLE allocation ADD COLUMN other_cost_usd_micros BIGINT DEFAULT 0;
 ALTER TABLE allocation_runs ADD COLUMN mode VARCHAR DEFAULT 'request';
