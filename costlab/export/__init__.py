@@ -1,0 +1,1 @@
+"""Exports of a costlab database to other formats (`costlab export ...`)."""
