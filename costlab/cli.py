@@ -36,7 +36,11 @@ prices_app = typer.Typer(
     help="Manage price data (overrides, negotiated rates).", no_args_is_help=True
 )
 app.add_typer(collect_app, name="collect")
+export_app = typer.Typer(
+    help="Export the database for other engines and tools.", no_args_is_help=True
+)
 app.add_typer(prices_app, name="prices")
+app.add_typer(export_app, name="export")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -58,6 +62,11 @@ class OutputFormat(StrEnum):
 class TableOrJson(StrEnum):
     table = "table"
     json = "json"
+
+
+class Engine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 class IdlePolicy(StrEnum):
@@ -207,12 +216,46 @@ def allocate(
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.")
     ] = OutputFormat.table,
+    engine: Annotated[
+        Engine, typer.Option(help="Run the engine on DuckDB or on Spark.")
+    ] = Engine.duckdb,
+    input_root: Annotated[
+        str | None,
+        typer.Option(
+            "--input", help="Read raw tables from a Parquet layout (costlab export parquet)."
+        ),
+    ] = None,
+    spark_master: Annotated[
+        str, typer.Option(help="Spark master URL for --engine spark.")
+    ] = "local[2]",
 ) -> None:
     """Allocate node cost to GPU-hours and tenants; money is conserved to the micro-dollar."""
     from costlab import pipeline, render
 
-    result = pipeline.allocate(state.db, start=start, end=end, by=by, idle=idle.value)
+    result = pipeline.allocate(
+        state.db,
+        start=start,
+        end=end,
+        by=by,
+        idle=idle.value,
+        engine=engine.value,
+        input_root=input_root,
+        spark_master=spark_master,
+    )
     _show(render.allocation(result, fmt.value))
+
+
+@export_app.command("parquet")
+def export_parquet(
+    out: Annotated[
+        str,
+        typer.Option(help="Folder or s3://bucket/prefix for the Hive-partitioned Parquet layout."),
+    ],
+) -> None:
+    """Write the database's tables as Parquet (cluster=/date= partitions) for Spark or DuckDB in place."""
+    from costlab import pipeline
+
+    _show(pipeline.export_parquet(state.db, out))
 
 
 @app.command()

@@ -13,23 +13,10 @@ from typing import Any
 from costlab import store
 from costlab.allocate import report as alloc_report
 from costlab.allocate import tokens as tokens_mod
-from costlab.allocate.gpu import allocate_window, data_bounds
+from costlab.allocate.gpu import allocate_window, resolve_window
 from costlab.allocate.settings import AllocateSettings
 from costlab.config import settings_for
 from costlab.errors import StoreError, UsageError
-from costlab.timeutil import Window, ceil_hour, floor_hour, parse_ts
-
-
-def resolve_window(conn: Any, start: str | None, end: str | None) -> tuple[Window, Any]:
-    """The window to allocate: given bounds, else the span of recorded data (hour-aligned)."""
-    first, horizon = data_bounds(conn)
-    if first is None or horizon is None:
-        raise StoreError(
-            "the database holds no nodes yet: run `costlab demo` or `costlab collect prometheus`"
-        )
-    lo = parse_ts(start) if start else floor_hour(first)
-    hi = parse_ts(end) if end else ceil_hour(horizon)
-    return Window(lo, hi).hour_aligned(), horizon
 
 
 def allocate(
@@ -39,10 +26,30 @@ def allocate(
     end: str | None = None,
     by: str = "team",
     idle: str = "separate",
+    engine: str = "duckdb",
+    input_root: str | None = None,
+    spark_master: str = "local[2]",
 ) -> alloc_report.AllocationResult:
-    """Rebuild the allocation for the window and group it by `by` with the idle policy."""
+    """Rebuild the allocation for the window and group it by `by` with the idle policy.
+
+    With `input_root` (a Parquet layout, see `costlab export parquet`) or `engine="spark"` the
+    scale-out path in costlab.export.parquet runs instead; results land in `db` all the same."""
     alloc_report.parse_by(by)  # fail on a bad --by before touching the database
     settings = settings_for(AllocateSettings, "allocate")
+    if engine != "duckdb" or input_root:
+        from costlab.export.parquet import allocate_with_engine
+
+        return allocate_with_engine(
+            db,
+            engine=engine,
+            input_root=input_root,
+            spark_master=spark_master,
+            start=start,
+            end=end,
+            by=by,
+            idle=idle,
+            settings=settings,
+        )
     conn = store.connect(db)
     try:
         window, horizon = resolve_window(conn, start, end)
@@ -60,6 +67,14 @@ def allocate(
         unpriced_node_hours=run.unpriced_node_hours,
         rows=rows,
     )
+
+
+def export_parquet(db: Path, out: str) -> str:
+    """`costlab export parquet`: the database's tables as the Hive-partitioned Parquet layout."""
+    from costlab.export.parquet import export_database
+
+    report = export_database(db, out)
+    return f"wrote {sum(report.rows.values()):,} rows of {len(report.rows)} tables to {report.root}"
 
 
 def tokens(

@@ -16,6 +16,7 @@ COMMANDS = [
     ["collect", "prices"],
     ["prices", "import"],
     ["allocate"],
+    ["export", "parquet"],
     ["tokens"],
     ["simulate"],
     ["recommend"],
@@ -128,3 +129,14 @@ def test_tokens_per_tenant_add_up_to_the_models_gpu_cost(demo_db):
     rate = next(r for r in by_model["rows"] if r["requests"])
     # output tokens weigh 4x input tokens by default
     assert abs(rate["usd_per_1m_output"] - 4 * rate["usd_per_1m_input"]) < 1e-6
+
+
+def test_allocate_from_an_exported_parquet_layout_matches(demo_db, tmp_path):
+    out = tmp_path / "layout"
+    assert costlab("--db", str(demo_db), "export", "parquet", "--out", str(out)).returncode == 0
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(demo_db.read_bytes())
+    direct = json.loads(costlab("--db", str(demo_db), "allocate", "--format", "json").stdout)
+    from_parquet = costlab("--db", str(copy), "allocate", "--input", str(out), "--format", "json")
+    assert from_parquet.returncode == 0, from_parquet.stderr
+    assert json.loads(from_parquet.stdout) == direct

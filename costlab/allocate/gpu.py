@@ -17,9 +17,9 @@ import duckdb
 import polars as pl
 
 from costlab.allocate.settings import AllocateSettings
-from costlab.errors import ConservationError, UsageError
+from costlab.errors import ConservationError, StoreError, UsageError
 from costlab.store import load_sql, transaction
-from costlab.timeutil import Window
+from costlab.timeutil import Window, ceil_hour, floor_hour, parse_ts
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,20 @@ def data_bounds(conn: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datet
     """(first node start, horizon of recorded data); (None, None) for an empty database."""
     rows = conn.execute(load_sql("allocate/data_bounds")).fetchall()
     return (rows[0][0], rows[0][1]) if rows else (None, None)
+
+
+def resolve_window(
+    conn: duckdb.DuckDBPyConnection, start: str | None, end: str | None
+) -> tuple[Window, datetime]:
+    """(window, horizon): the given bounds, else the span of recorded data, hour-aligned."""
+    first, horizon = data_bounds(conn)
+    if first is None or horizon is None:
+        raise StoreError(
+            "the database holds no nodes yet: run `costlab demo` or `costlab collect prometheus`"
+        )
+    lo = parse_ts(start) if start else floor_hour(first)
+    hi = parse_ts(end) if end else ceil_hour(horizon)
+    return Window(lo, hi).hour_aligned(), horizon
 
 
 def hour_buckets(window: Window) -> pl.DataFrame:

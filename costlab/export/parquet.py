@@ -8,11 +8,11 @@ from pathlib import Path
 
 from costlab import store
 from costlab.allocate import report as alloc_report
-from costlab.allocate.gpu import AllocationRun, allocate_window, data_bounds
+from costlab.allocate.gpu import AllocationRun, allocate_window, resolve_window
 from costlab.allocate.settings import AllocateSettings
-from costlab.errors import StoreError, UsageError
+from costlab.errors import UsageError
 from costlab.scale import parquet_layout as layout
-from costlab.timeutil import Window, ceil_hour, floor_hour, parse_ts
+from costlab.timeutil import Window
 
 
 @dataclass(frozen=True)
@@ -31,18 +31,16 @@ def export_database(db: Path, out: str, *, tables: list[str] | None = None) -> E
     return ExportReport(layout.normalize_root(out), rows)
 
 
-def _window(conn, start: str | None, end: str | None) -> tuple[Window, datetime]:
-    first, horizon = data_bounds(conn)
-    if first is None or horizon is None:
-        raise StoreError("the input holds no nodes")
-    lo = parse_ts(start) if start else floor_hour(first)
-    hi = parse_ts(end) if end else ceil_hour(horizon)
-    return Window(lo, hi).hour_aligned(), horizon
-
-
 def allocate_with_engine(
-    db: Path, *, engine: str = "duckdb", input_root: str | None = None, spark_master: str = "local[2]",
-    start: str | None = None, end: str | None = None, by: str = "team", idle: str = "separate",
+    db: Path,
+    *,
+    engine: str = "duckdb",
+    input_root: str | None = None,
+    spark_master: str = "local[2]",
+    start: str | None = None,
+    end: str | None = None,
+    by: str = "team",
+    idle: str = "separate",
     settings: AllocateSettings | None = None,
 ) -> alloc_report.AllocationResult:
     """`costlab allocate` with --engine duckdb|spark and --input PATH (a Parquet layout).
@@ -56,13 +54,15 @@ def allocate_with_engine(
     if engine not in ("duckdb", "spark"):
         raise UsageError(f"--engine must be duckdb or spark, not {engine!r}")
     if engine == "spark" and not input_root:
-        raise UsageError("--engine spark reads a Parquet layout: pass --input PATH (see costlab export parquet)")
+        raise UsageError(
+            "--engine spark reads a Parquet layout: pass --input PATH (see costlab export parquet)"
+        )
     conn = store.connect(db)
     try:
         scratch = store.connect(":memory:") if input_root else conn
         if input_root:
             layout.attach_parquet(scratch, input_root)
-        window, horizon = _window(scratch, start, end)
+        window, horizon = resolve_window(scratch, start, end)
         if engine == "duckdb" and input_root:
             run = allocate_window(scratch, window, horizon, cfg)
             out = layout.normalize_root(input_root) + "/_results"
@@ -79,16 +79,24 @@ def allocate_with_engine(
     finally:
         conn.close()
     return alloc_report.AllocationResult(
-        window=window, by=by, idle=idle, total_node_cost_usd_micros=run.total_node_cost_usd_micros,
-        unpriced_node_hours=run.unpriced_node_hours, rows=rows,
+        window=window,
+        by=by,
+        idle=idle,
+        total_node_cost_usd_micros=run.total_node_cost_usd_micros,
+        unpriced_node_hours=run.unpriced_node_hours,
+        rows=rows,
     )
 
 
-def _allocate_spark(root: str, master: str, window: Window, horizon: datetime, cfg: AllocateSettings) -> AllocationRun:
+def _allocate_spark(
+    root: str, master: str, window: Window, horizon: datetime, cfg: AllocateSettings
+) -> AllocationRun:
     from costlab.scale.spark_engine import allocate_window_spark, spark_session
 
     spark = spark_session(master)
     try:
-        return allocate_window_spark(spark, root, layout.normalize_root(root) + "/_results", window, horizon, cfg)
+        return allocate_window_spark(
+            spark, root, layout.normalize_root(root) + "/_results", window, horizon, cfg
+        )
     finally:
         spark.stop()
