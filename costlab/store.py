@@ -136,6 +136,16 @@ def table_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def primary_key(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The primary-key columns of `table` ([] for a table without one)."""
+    rows = conn.execute(
+        "SELECT unnest(constraint_column_names) FROM duckdb_constraints() "
+        "WHERE table_name = $t AND constraint_type = 'PRIMARY KEY'",
+        {"t": table},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def _ident(name: str) -> str:
     if not _IDENT.match(name):
         raise StoreError(f"refusing identifier {name!r}")
@@ -155,11 +165,11 @@ def upsert(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> int:
     if unknown:
         raise StoreError(f"table {table} has no column(s) {', '.join(unknown)}")
     cols = ", ".join(_ident(c) for c in data.column_names)
+    # Tables without a key (derived ones, rebuilt per window) take plain inserts.
+    verb = "INSERT OR REPLACE" if primary_key(conn, table) else "INSERT"
     conn.register("_costlab_staged", data)
     try:
-        conn.execute(
-            f"INSERT OR REPLACE INTO {_ident(table)} ({cols}) SELECT {cols} FROM _costlab_staged"
-        )
+        conn.execute(f"{verb} INTO {_ident(table)} ({cols}) SELECT {cols} FROM _costlab_staged")
     finally:
         conn.unregister("_costlab_staged")
     return data.num_rows

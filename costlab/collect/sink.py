@@ -158,19 +158,11 @@ def load(
             conn.unregister("_costlab_quarantine")
         log.warning("%s: quarantined %d row(s): %s", table, bad.height, report.reasons)
     # Key columns the records leave out take the table default, the same for every row.
-    keys = [c for c in _key_columns(conn, table) if c in good.columns]
-    good = good.unique(subset=keys, keep="last", maintain_order=True)
+    keys = [c for c in store.primary_key(conn, table) if c in good.columns]
+    if keys:
+        good = good.unique(subset=keys, keep="last", maintain_order=True)
     report.loaded = store.upsert(conn, table, good.to_arrow())
     return report
-
-
-def _key_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    rows = conn.execute(
-        "SELECT unnest(constraint_column_names) FROM duckdb_constraints() "
-        "WHERE table_name = $t AND constraint_type = 'PRIMARY KEY'",
-        {"t": table},
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def set_watermark(
