@@ -234,11 +234,11 @@ def allocate_window_spark(
                     raise StoreError(f"{stage.sql_name}: a SELECT without a target table in the allocation stages")
         total = spark.sql(load_sql("scale/node_cost_total")).collect()[0][0]
         allocation = outputs["allocation"]
-        money = [c.name for c in layout.columns_of("allocation") if c.name.endswith("_cost_usd_micros")]
         from pyspark.sql import functions as F
 
-        sums = allocation.agg(F.count(F.lit(1)), *[F.coalesce(F.sum(c), F.lit(0)) for c in money]).collect()[0]
-        rows, allocated = int(sums[0]), sum(int(v) for v in sums[1:])
+        # gpu_cost_usd_micros is a row's whole charge (other_cost is a part of it), as in gpu.py
+        sums = allocation.agg(F.count(F.lit(1)), F.coalesce(F.sum("gpu_cost_usd_micros"), F.lit(0))).collect()[0]
+        rows, allocated = int(sums[0]), int(sums[1])
         if allocated != int(total):
             raise ConservationError(f"allocated {allocated} micro-USD but node cost is {total} in {aligned.start}..{aligned.end}")
         unpriced = outputs["unpriced_node_hours"].agg(F.coalesce(F.sum("node_hours"), F.lit(0.0))).collect()[0][0]
