@@ -62,10 +62,12 @@ def _simulate(path: str, stamp: tuple[int, int], settings_json: str) -> list[dic
 
 
 @st.cache_data(show_spinner="Building NodePool YAML...", max_entries=4)
-def _recommended_yaml(path: str, stamp: tuple[int, int]) -> dict[str, str]:
+def _recommended_yaml(path: str, stamp: tuple[int, int], settings_json: str) -> dict[str, str]:
+    """The manifests for the settings on the sliders, so the YAML matches the savings shown."""
     from costlab.recommend.runner import recommend
 
-    _, files = recommend(_inputs(path, stamp))
+    settings = CombinedSettings.model_validate_json(settings_json)
+    _, files = recommend(_inputs(path, stamp), settings=settings)
     return files
 
 
@@ -142,7 +144,7 @@ except ImportError:
     st.caption("Recommendations not available yet (costlab.recommend).")
     st.stop()
 if st.button("Build recommended YAML", key="w_yaml"):
-    files = _recommended_yaml(db, stamp)
+    files = _recommended_yaml(db, stamp, settings.model_dump_json())
     nodepools = "\n---\n".join(text for name, text in files.items() if name.endswith(".yaml"))
     st.download_button(
         "Download NodePool YAML",
@@ -151,5 +153,7 @@ if st.button("Build recommended YAML", key="w_yaml"):
         mime="application/x-yaml",
         key="w_download",
     )
+    with st.expander("NodePool YAML"):
+        st.code(nodepools, language="yaml")
     with st.expander("summary.md"):
         st.markdown(files.get("summary.md", ""))

@@ -113,3 +113,12 @@ def test_tenant_drill_down_lists_namespaces_and_pods(monkeypatch, demo_db):
     pods = at.dataframe[2].value
     assert len(namespaces) >= 1 and len(pods) >= 1
     assert at.selectbox(key="t_ns").value in set(namespaces["namespace"])
+
+
+def test_whatif_yaml_follows_the_sliders(monkeypatch, demo_db):
+    at = run_page(monkeypatch, demo_db, "whatif", widgets={"w_after": 45})
+    at.button(key="w_yaml").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    yaml_text = "\n".join(c.value for c in at.code)
+    assert "kind: NodePool" in yaml_text
+    assert "consolidateAfter: 45m" in yaml_text
