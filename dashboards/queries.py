@@ -156,10 +156,13 @@ class Queries:
     def session_costs(self, filters: Filters, grain: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         if grain not in GRAINS:
             raise QueryError(f"grain must be one of {', '.join(GRAINS)}")
-        return (
-            self.run("tokens_cost_histogram", filters, grain=grain),
-            self.run("tokens_cost_quantiles", filters, grain=grain),
+        rows = self.run("tokens_cost_distribution", filters, grain=grain)
+        if rows.empty:
+            return rows, rows
+        hist = rows[["bin_lo_usd", "bin_hi_usd", "bin_units", "bin_gpu_usd_micros"]].rename(
+            columns={"bin_units": "units", "bin_gpu_usd_micros": "gpu_usd_micros"}
         )
+        return hist, rows[[c for c in rows.columns if not c.startswith("bin_")]].head(1)
 
 
 def _thawed(params: dict[str, Any]) -> dict[str, Any]:
