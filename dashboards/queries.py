@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from costlab import store
+from costlab.allocate import tokens
 from costlab.allocate.settings import AllocateSettings
 from costlab.config import settings_for
 from costlab.errors import StoreError
@@ -72,7 +73,10 @@ def _cached_query(
 
 
 # Engine queries the dashboard may run as they are, so its figures are the CLI's figures.
-ENGINE_QUERIES = frozenset({"allocate/report_by"})
+ENGINE_QUERIES = frozenset({"allocate/report_by", "allocate/token_rates"})
+# Dashboard queries priced by the engine's token rates (put in front as a CTE).
+RATED_QUERIES = frozenset({"tokens_cost_distribution"})
+MATCHES = ("model", "deployment")
 
 
 def _sql_name(name: str) -> str:
@@ -83,10 +87,16 @@ def _sql_name(name: str) -> str:
     return f"dashboard/{name}"
 
 
+def _query_text(name: str) -> str:
+    if name in RATED_QUERIES:
+        return tokens.with_token_rates(_sql_name(name))
+    return store.load_sql(_sql_name(name))
+
+
 def _execute(path: str, name: str, params: dict[str, Any]) -> pd.DataFrame:
     conn = store.connect(path, read_only=True)
     try:
-        return conn.execute(store.load_sql(_sql_name(name)), params).df()
+        return conn.execute(_query_text(name), params).df()
     except duckdb.CatalogException:
         # a file that is not (yet) a costlab database: behave like an empty one
         return pd.DataFrame()
@@ -114,7 +124,7 @@ class Queries:
         """Run sql/dashboard/<name>.sql with the scope, the filters and `params` bound."""
         if "tenant" in params:
             raise QueryError("the tenant scope is fixed by the session, not by a caller")
-        sql = store.load_sql(_sql_name(name))
+        sql = _query_text(name)
         used = set(_PARAM.findall(sql))
         if "tenant" not in used:
             raise QueryError(f"sql/{_sql_name(name)}.sql does not apply the tenant scope ($tenant)")
@@ -153,16 +163,28 @@ class Queries:
             "allocate/report_by", filters, by="team", label_key="", idle=idle, scope=scope
         )
 
-    def session_costs(self, filters: Filters, grain: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def token_rates(self, filters: Filters, match: str = "model") -> pd.DataFrame:
+        """The engine's GPU $ per 1M tokens per model or deployment (`costlab tokens`)."""
+        return self.run("allocate/token_rates", filters, **_rate_params(match))
+
+    def session_costs(
+        self, filters: Filters, grain: str, match: str = "model"
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         if grain not in GRAINS:
             raise QueryError(f"grain must be one of {', '.join(GRAINS)}")
-        rows = self.run("tokens_cost_distribution", filters, grain=grain)
+        rows = self.run("tokens_cost_distribution", filters, grain=grain, **_rate_params(match))
         if rows.empty:
             return rows, rows
         hist = rows[["bin_lo_usd", "bin_hi_usd", "bin_units", "bin_gpu_usd_micros"]].rename(
             columns={"bin_units": "units", "bin_gpu_usd_micros": "gpu_usd_micros"}
         )
         return hist, rows[[c for c in rows.columns if not c.startswith("bin_")]].head(1)
+
+
+def _rate_params(match: str) -> dict[str, Any]:
+    if match not in MATCHES:
+        raise QueryError(f"match must be one of {', '.join(MATCHES)}")
+    return tokens.rate_params(settings_for(AllocateSettings, "allocate"), match)
 
 
 def _thawed(params: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ Read-only on the database.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +20,10 @@ from costlab.store import load_sql
 from costlab.timeutil import Window
 
 LEVELS = ("trace", "session", "user", "tenant")
+DEPLOYMENT_LABEL = "app_kubernetes_io_name"
+RATES_CTE = "alloc_token_rates"
+# a query that has CTEs of its own: its WITH merges into the one in front
+_LEADING_WITH = re.compile(r"^((?:\s*--[^\n]*\n)*\s*)WITH\s", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,13 @@ class TokenRate:
     list_usd_per_1m_tokens: float | None
 
 
-def _params(window: Window, cfg: AllocateSettings, match: str, deployment_label: str) -> dict:
+def rate_params(
+    cfg: AllocateSettings, match: str, deployment_label: str = DEPLOYMENT_LABEL
+) -> dict:
+    """Parameters of token_rates.sql other than the window and the scope."""
     if match not in ("model", "deployment"):
         raise UsageError("token match rule must be 'model' or 'deployment'")
-    aligned = window.hour_aligned()
     return {
-        "start": aligned.start,
-        "end": aligned.end,
         "match": match,
         "deployment_label": deployment_label,
         "w_in": cfg.input_token_weight,
@@ -58,12 +63,33 @@ def _params(window: Window, cfg: AllocateSettings, match: str, deployment_label:
     }
 
 
+def _params(window: Window, cfg: AllocateSettings, match: str, deployment_label: str) -> dict:
+    aligned = window.hour_aligned()
+    return {
+        "start": aligned.start,
+        "end": aligned.end,
+        **rate_params(cfg, match, deployment_label),
+        "tenant": None,
+        "clusters": [],
+        "teams": [],
+    }
+
+
+def with_token_rates(sql_name: str) -> str:
+    """`sql/<sql_name>.sql` with token_rates.sql in front of it as the CTE `alloc_token_rates`, so
+    every per-unit token cost (CLI and dashboard) is priced by the one rate definition. A CTE, not
+    a temp table, so it also runs on read-only connections."""
+    rates = f"WITH {RATES_CTE} AS ({load_sql('allocate/token_rates').strip().rstrip(';')})"
+    body, merged = _LEADING_WITH.subn(r"\1", load_sql(sql_name), count=1)
+    return f"{rates}{',' if merged else ''}\n{body}"
+
+
 def token_rates(
     conn: duckdb.DuckDBPyConnection,
     window: Window,
     settings: AllocateSettings | None = None,
     match: Literal["model", "deployment"] = "model",
-    deployment_label: str = "app_kubernetes_io_name",
+    deployment_label: str = DEPLOYMENT_LABEL,
 ) -> list[TokenRate]:
     """One row per model (or deployment) that has GPU cost in the window."""
     params = _params(window, settings or AllocateSettings(), match, deployment_label)
@@ -77,7 +103,7 @@ def token_cost_by(
     level: str,
     settings: AllocateSettings | None = None,
     match: Literal["model", "deployment"] = "model",
-    deployment_label: str = "app_kubernetes_io_name",
+    deployment_label: str = DEPLOYMENT_LABEL,
     limit: int = 1000,
 ) -> list[tuple]:
     """(key, requests, input_tokens, output_tokens, gpu_cost_usd, list_cost_usd) per trace,
@@ -85,7 +111,5 @@ def token_cost_by(
     if level not in LEVELS:
         raise UsageError(f"level must be one of {', '.join(LEVELS)}")
     params = _params(window, settings or AllocateSettings(), match, deployment_label)
-    # token_rates becomes a CTE (not a temp table) so this also runs on read-only connections.
-    rates = load_sql("allocate/token_rates").strip().rstrip(";")
-    query = f"WITH alloc_token_rates AS ({rates})\n{load_sql('allocate/token_cost_by')}"
+    query = with_token_rates("allocate/token_cost_by")
     return conn.execute(query, {**params, "level": level, "limit": limit}).fetchall()

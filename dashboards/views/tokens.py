@@ -15,78 +15,97 @@ filters = common.require_data(ctx)
 q = ctx.queries
 common.window_caption(filters)
 
-by_model = q.run("tokens_by_model", filters)
-if by_model.empty:
+match = st.radio(
+    "Join GPU cost to tokens by",
+    ["model", "deployment"],
+    horizontal=True,
+    key="k_match",
+    help="As `costlab tokens --match`: the serving pods' `model` label, or their deployment "
+    "label against LangFuse's deployment.",
+)
+rates = q.token_rates(filters, match)
+if rates.empty:
     common.empty_note("model-serving GPU cost or LangFuse observations")
     st.stop()
+rates = rates.assign(
+    tokens=rates["input_tokens"] + rates["output_tokens"],
+    gpu_over_list_ratio=rates["usd_per_1m_tokens"] / rates["list_usd_per_1m_tokens"],
+)
 
 st.subheader("$ per 1M tokens: GPU cost vs LangFuse list price")
-priced = by_model[by_model["tokens"] > 0]
+priced = rates[rates["tokens"] > 0]
 if priced.empty:
     common.empty_note("tokens")
 else:
-    priced = priced.assign(label=priced["model"] + " / " + priced["deployment"])
     fig = px.bar(
         priced.melt(
-            id_vars="label",
-            value_vars=["gpu_usd_per_1m_tokens", "list_usd_per_1m_tokens"],
+            id_vars="serving_key",
+            value_vars=["usd_per_1m_input", "usd_per_1m_output", "list_usd_per_1m_tokens"],
             var_name="price",
             value_name="usd_per_1m",
         ),
-        x="label",
+        x="serving_key",
         y="usd_per_1m",
         color="price",
         barmode="group",
         title="USD per 1M tokens",
-        labels={"usd_per_1m": "USD / 1M tokens", "label": ""},
+        labels={"usd_per_1m": "USD / 1M tokens", "serving_key": ""},
     )
     fig.for_each_trace(
         lambda t: t.update(
             name={
-                "gpu_usd_per_1m_tokens": "GPU cost",
+                "usd_per_1m_input": "GPU cost, input",
+                "usd_per_1m_output": "GPU cost, output",
                 "list_usd_per_1m_tokens": "LangFuse list",
             }.get(t.name, t.name)
         )
     )
     fig.update_yaxes(tickprefix="$", tickformat=",.2f")
     common.chart(fig, "per_1m")
+per_1m = {
+    c: st.column_config.NumberColumn(label, format=fmt.USD_PER_1M_FORMAT)
+    for c, label in [
+        ("usd_per_1m_input", "GPU $/1M in"),
+        ("usd_per_1m_output", "GPU $/1M out"),
+        ("usd_per_1m_tokens", "GPU $/1M"),
+        ("list_usd_per_1m_tokens", "List $/1M"),
+    ]
+}
 st.dataframe(
-    by_model.assign(
-        gpu_cost=by_model["gpu_cost_usd_micros"].map(fmt.usd),
-        langfuse_cost=by_model["langfuse_cost_usd_micros"].map(fmt.usd),
-        tokens_fmt=by_model["tokens"].map(fmt.tokens),
+    rates.assign(
+        gpu_cost=rates["gpu_cost_usd_micros"].map(fmt.usd),
+        langfuse_cost=rates["list_usd_micros"].map(fmt.usd),
+        tokens_fmt=rates["tokens"].map(fmt.tokens),
     )[
         [
-            "model",
-            "deployment",
+            "serving_key",
             "gpu_cost",
             "tokens_fmt",
             "requests",
-            "gpu_usd_per_1m_tokens",
+            *per_1m,
             "langfuse_cost",
-            "list_usd_per_1m_tokens",
             "gpu_over_list_ratio",
         ]
     ],
     hide_index=True,
     width="stretch",
     column_config={
+        "serving_key": match.title(),
         "gpu_cost": "GPU cost",
         "tokens_fmt": "Tokens",
         "langfuse_cost": "LangFuse cost",
-        "gpu_usd_per_1m_tokens": st.column_config.NumberColumn(
-            "GPU $/1M", format=fmt.USD_PER_1M_FORMAT
-        ),
-        "list_usd_per_1m_tokens": st.column_config.NumberColumn(
-            "List $/1M", format=fmt.USD_PER_1M_FORMAT
-        ),
+        **per_1m,
         "gpu_over_list_ratio": st.column_config.NumberColumn("GPU / list", format="%.2fx"),
     },
+)
+st.caption(
+    "The same rates as `costlab tokens`: a serving key's GPU cost spread over its tokens, output "
+    "tokens weighted by `[allocate] output_token_weight`."
 )
 
 st.subheader("Cost per session, user or trace")
 grain = st.radio("Per", ["session", "user", "trace"], horizontal=True, key="k_grain")
-hist, quant = q.session_costs(filters, grain)
+hist, quant = q.session_costs(filters, grain, match)
 if hist.empty or quant.empty or not quant["units"].iloc[0]:
     common.empty_note(f"{grain}s with GPU cost")
 else:
@@ -112,8 +131,8 @@ else:
     fig.update_xaxes(type="category")
     common.chart(fig, "dist")
     st.caption(
-        "Each model's GPU cost (per deployment) is spread over its tokens; a unit's cost is "
-        "the sum over its requests. An estimate for comparison, not a ledger amount."
+        "Each request costs its weighted tokens at its serving key's GPU rate above; a unit's "
+        "cost is the sum over its requests, as `costlab tokens --by session|user|trace`."
     )
 
 st.subheader("Tokens over time")

@@ -2,11 +2,16 @@
 -- the tokens LangFuse recorded for it, with input and output tokens weighted.
 -- Matching rule: $match = 'model' joins pod label `model` to llm_observations.model;
 -- $match = 'deployment' joins the pod label named $deployment_label to llm_observations.deployment.
+-- Scope (the dashboard's tenant view and filters; the CLI binds NULL, [], []): $tenant keeps one
+-- team's allocation rows and that tenant's observations, $clusters limits allocation rows,
+-- $teams limits both sides.
 -- Grain: one row per serving key. Inputs: allocation, pod_labels, llm_observations.
--- Parameters: $start, $end, $match, $deployment_label, $w_in, $w_out (token weights).
+-- Parameters: $start, $end, $match, $deployment_label, $w_in, $w_out (token weights), $tenant,
+--   $clusters, $teams.
 -- Output: serving_key, gpu_cost_usd_micros, input_tokens, output_tokens, requests,
 --   usd_per_1m_input, usd_per_1m_output, usd_per_1m_tokens (blended, unweighted),
---   list_usd_per_1m_tokens (LangFuse's own cost where it reported one), usd_micros_per_weighted_token.
+--   list_usd_per_1m_tokens (LangFuse's own cost where it reported one), usd_micros_per_weighted_token,
+--   list_usd_micros (LangFuse's cost in all, BIGINT, NULL when it reported none).
 WITH serving AS (
     SELECT CASE WHEN $match = 'model' THEN nullif(a.model, '') ELSE l.value END AS serving_key,
            a.gpu_cost_usd_micros AS cost_usd_micros
@@ -15,6 +20,9 @@ WITH serving AS (
       ON $match = 'deployment' AND l.cluster = a.cluster AND l.namespace = a.namespace AND l.pod = a.pod
      AND l.key = $deployment_label
     WHERE a.window_start_ts >= $start AND a.window_start_ts < $end AND a.pod <> '__idle__'
+      AND ($tenant IS NULL OR a.team = $tenant)
+      AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
+      AND (len($teams) = 0 OR list_contains($teams, a.team))
 ),
 gpu AS (
     SELECT serving_key, sum(cost_usd_micros) AS gpu_cost_usd_micros
@@ -27,6 +35,8 @@ tok AS (
            sum(CASE WHEN langfuse_cost_usd_micros IS NOT NULL THEN input_tokens + output_tokens END) AS list_tokens
     FROM llm_observations
     WHERE start_ts >= $start AND start_ts < $end
+      AND ($tenant IS NULL OR tenant = $tenant)
+      AND (len($teams) = 0 OR list_contains($teams, tenant))
     GROUP BY 1
 ),
 joined AS (
@@ -43,6 +53,7 @@ SELECT serving_key, CAST(gpu_cost_usd_micros AS BIGINT) AS gpu_cost_usd_micros, 
        per_weighted_token * $w_out AS usd_per_1m_output,
        gpu_cost_usd_micros / nullif(input_tokens + output_tokens, 0) AS usd_per_1m_tokens,
        list_usd_micros / nullif(list_tokens, 0) AS list_usd_per_1m_tokens,
-       per_weighted_token AS usd_micros_per_weighted_token
+       per_weighted_token AS usd_micros_per_weighted_token,
+       CAST(list_usd_micros AS BIGINT) AS list_usd_micros
 FROM joined
 ORDER BY gpu_cost_usd_micros DESC, serving_key;

@@ -1,44 +1,29 @@
--- tokens_cost_distribution: GPU cost per session / user / trace: each model's GPU cost (per
--- deployment) spread over its tokens, summed per unit; as log10 histogram bins, each row also
--- carrying the summary over all units (one query, so the bins and the summary agree).
--- Grain: one row per log bin. Inputs: allocation, llm_observations.
--- Parameters: $start, $end (half-open UTC), $tenant (scope), $clusters, $teams (VARCHAR[]),
---   $grain ('session' | 'user' | 'trace').
+-- tokens_cost_distribution: GPU cost per session / user / trace, priced exactly as
+-- `costlab tokens --by session|user|trace` (allocate/token_cost_by.sql): each generation costs
+-- its weighted tokens x its serving key's GPU $ per weighted token (alloc_token_rates, which
+-- the caller puts in front as a CTE: costlab.allocate.tokens.with_token_rates); as log10
+-- histogram bins, each row also carrying the summary over all units (one query, so the bins and
+-- the summary agree).
+-- Grain: one row per log bin. Inputs: alloc_token_rates, llm_observations.
+-- Parameters: token_rates' ($start, $end, $match, $deployment_label, $w_in, $w_out, $tenant,
+--   $clusters, $teams) and $grain ('session' | 'user' | 'trace').
 -- Output: bin_lo_usd, bin_hi_usd (DOUBLE, bin edges in USD), bin_units (count),
 --   bin_gpu_usd_micros (sum, DOUBLE: a spread estimate, not a ledger amount); the same on every
 --   row: units, p50/p90/p99/max/mean_usd_micros, list_mean_usd_micros (LangFuse cost per unit),
 --   mean_tokens. Summary micro-dollars rounded to BIGINT.
-WITH gpu AS (
-    SELECT a.model, regexp_replace(a.pod, '-[a-z0-9]{5}$', '') AS deployment,
-           sum(a.gpu_cost_usd_micros) AS gpu_cost_usd_micros
-    FROM allocation a
-    WHERE a.window_start_ts >= $start AND a.window_start_ts < $end AND a.model <> ''
-      AND ($tenant IS NULL OR a.team = $tenant)
-      AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
-      AND (len($teams) = 0 OR list_contains($teams, a.team))
-    GROUP BY ALL
-),
-obs AS (
-    SELECT o.*, o.input_tokens + o.output_tokens AS tokens
+WITH units AS (
+    SELECT CASE $grain WHEN 'session' THEN o.session_id WHEN 'user' THEN o.user_id ELSE o.trace_id END AS unit,
+           sum((o.input_tokens * $w_in + o.output_tokens * $w_out) * r.usd_micros_per_weighted_token) AS gpu_usd_micros,
+           sum(o.langfuse_cost_usd_micros) AS list_usd_micros,
+           sum(o.input_tokens + o.output_tokens) AS tokens
     FROM llm_observations o
-    WHERE o.start_ts >= $start AND o.start_ts < $end AND o.model IS NOT NULL
+    JOIN alloc_token_rates r
+      ON r.serving_key = CASE WHEN $match = 'model' THEN o.model ELSE o.deployment END
+    WHERE o.start_ts >= $start AND o.start_ts < $end
       AND ($tenant IS NULL OR o.tenant = $tenant)
       AND (len($teams) = 0 OR list_contains($teams, o.tenant))
-),
-rate AS (
-    -- micro-dollars of GPU per token, per (model, deployment)
-    SELECT g.model, g.deployment, g.gpu_cost_usd_micros / nullif(sum(o.tokens), 0) AS micros_per_token
-    FROM gpu g JOIN obs o ON o.model = g.model AND o.deployment = g.deployment
-    GROUP BY g.model, g.deployment, g.gpu_cost_usd_micros
-),
-units AS (
-    SELECT CASE $grain WHEN 'session' THEN o.session_id WHEN 'user' THEN o.user_id ELSE o.trace_id END AS unit,
-           sum(o.tokens * r.micros_per_token) AS gpu_usd_micros,
-           sum(o.langfuse_cost_usd_micros) AS list_usd_micros,
-           sum(o.tokens) AS tokens
-    FROM obs o JOIN rate r ON r.model = o.model AND r.deployment = o.deployment
     GROUP BY 1
-    HAVING unit IS NOT NULL AND sum(o.tokens * r.micros_per_token) > 0
+    HAVING unit IS NOT NULL AND gpu_usd_micros > 0
 ),
 summary AS (
     SELECT count(*) AS units,

@@ -55,7 +55,8 @@ def _scoped_frames(q: Queries, filters: Filters) -> dict[str, pd.DataFrame]:
         "movers": q.run("overview_movers", filters, limit=50),
         "tenants": q.tenants(filters, "separate"),
         "tenants_share": q.tenants(filters, "share"),
-        "tokens": q.run("tokens_by_model", filters),
+        "tokens": q.token_rates(filters),
+        "tokens_dep": q.token_rates(filters, "deployment"),
         "ns_b": q.run("tenant_namespaces", filters, team=B),
         "pods_b": q.run("tenant_pods", filters, team=B, namespace="research", limit=100),
         "under": q.run("gpu_underutilized", filters, max_util_pct=101.0, limit=1000),
@@ -94,8 +95,8 @@ def test_scoped_queries_only_return_tenant_rows(demo_db, teams):
 
 def test_tokens_and_gpu_samples_are_scoped(demo_db):
     q = Queries(str(demo_db), A, cache=False)
-    tokens = q.run("tokens_by_model", WIDE)
-    fleet_tokens = Queries(str(demo_db), None, cache=False).run("tokens_by_model", WIDE)
+    tokens = q.token_rates(WIDE)
+    fleet_tokens = Queries(str(demo_db), None, cache=False).token_rates(WIDE)
     assert 0 < tokens["requests"].sum() < fleet_tokens["requests"].sum()
     heat = q.run("gpu_heatmap", WIDE, bucket_hours=24, max_nodes=1000)
     fleet_heat = Queries(str(demo_db), None, cache=False).run(

@@ -11,8 +11,10 @@ import pytest
 
 from costlab import store
 from costlab.allocate.report import report_by
+from costlab.allocate.tokens import token_cost_by, token_rates
 from costlab.render import usd
 from costlab.timeutil import Window
+from dashboards.queries import Filters, Queries
 from tests.dashboard.apptest_util import PAGES, metric, run_page
 from tests.dashboard.conftest import REPO
 
@@ -122,3 +124,41 @@ def test_whatif_yaml_follows_the_sliders(monkeypatch, demo_db):
     yaml_text = "\n".join(c.value for c in at.code)
     assert "kind: NodePool" in yaml_text
     assert "consolidateAfter: 45m" in yaml_text
+
+
+@pytest.mark.parametrize("match", ["model", "deployment"])
+def test_token_rates_match_costlab_tokens(monkeypatch, demo_db, match):
+    conn = store.connect(demo_db, read_only=True)
+    try:
+        expected = {r.serving_key: r for r in token_rates(conn, _window(demo_db), match=match)}
+    finally:
+        conn.close()
+    at = run_page(monkeypatch, demo_db, "tokens", widgets={"k_match": match})
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert set(table["serving_key"]) == set(expected) and expected
+    for key, per_1m_in, per_1m_out in zip(
+        table["serving_key"], table["usd_per_1m_input"], table["usd_per_1m_output"], strict=True
+    ):
+        want = expected[key]
+        if want.usd_per_1m_input is None:
+            assert per_1m_in != per_1m_in  # NaN: no tokens recorded
+        else:
+            assert per_1m_in == pytest.approx(want.usd_per_1m_input, rel=1e-12)
+            assert per_1m_out == pytest.approx(want.usd_per_1m_output, rel=1e-12)
+
+
+@pytest.mark.parametrize("grain", ["session", "user"])
+def test_cost_per_unit_matches_costlab_tokens_by(demo_db, grain):
+    window = _window(demo_db)
+    conn = store.connect(demo_db, read_only=True)
+    try:
+        rows = token_cost_by(conn, window, grain, limit=10**9)
+    finally:
+        conn.close()
+    costs = [r[4] * 1e6 for r in rows if r[0] is not None and r[4] and r[4] > 0]
+    q = Queries(str(demo_db), None, cache=False)
+    hist, summary = q.session_costs(Filters(window.start, window.end), grain)
+    assert int(summary["units"].iloc[0]) == len(costs) == int(hist["units"].sum())
+    assert hist["gpu_usd_micros"].sum() == pytest.approx(sum(costs), rel=1e-9)
+    assert int(summary["max_usd_micros"].iloc[0]) == round(max(costs))
