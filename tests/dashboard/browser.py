@@ -51,6 +51,11 @@ PROBE_JS = r"""
         && Array.isArray(p._fullData)
         && p._fullData.some(t => t.visible !== false && t._length > 0)).length,
     metrics: [...q('[data-testid="stMetricValue"]')].map(e => e.innerText),
+    // every string a chart draws (trace names, categories, labels): what a viewer can read
+    plot_strings: [...new Set(plots.flatMap(p => (p._fullData || []).flatMap(t =>
+        [t.name, t.legendgroup, ...[t.x, t.y, t.labels, t.ids, t.parents, t.text, t.customdata]
+            .flatMap(v => Array.isArray(v) ? v.flat(2) : [])]
+        .filter(v => typeof v === 'string'))))].slice(0, 5000),
     text: (document.querySelector('[data-testid="stMain"]') || document.body)
         .innerText.slice(0, 4000),
   });
