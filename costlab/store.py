@@ -41,6 +41,21 @@ def load_sql(name: str) -> str:
     return path.read_text()
 
 
+# a query's own leading WITH (after its header comments) merges into the one put in front of it
+_LEADING_WITH = re.compile(r"^((?:\s*--[^\n]*\n)*\s*)WITH\s", re.IGNORECASE)
+
+
+def compose_sql(body: str, ctes: list[tuple[str, str]]) -> str:
+    """`sql/<body>.sql` with each `(cte_name, sql_name)` in front of it as a CTE, in order, so a
+    query can read another query's result by name without a temp table (read-only connections)
+    and without copying its SQL."""
+    if not ctes:
+        return load_sql(body)
+    front = ",\n".join(f"{name} AS ({load_sql(sql).strip().rstrip(';')})" for name, sql in ctes)
+    text, merged = _LEADING_WITH.subn(r"\1", load_sql(body), count=1)
+    return f"WITH {front}{',' if merged else ''}\n{text}"
+
+
 def connect(
     path: str | Path, *, read_only: bool = False, migrate_schema: bool = True
 ) -> duckdb.DuckDBPyConnection:

@@ -74,8 +74,13 @@ def _cached_query(
 
 # Engine queries the dashboard may run as they are, so its figures are the CLI's figures.
 ENGINE_QUERIES = frozenset({"allocate/report_by", "allocate/token_rates"})
-# Dashboard queries priced by the engine's token rates (put in front as a CTE).
-RATED_QUERIES = frozenset({"tokens_cost_distribution"})
+# Dashboard queries that read engine queries' results, put in front of them as CTEs.
+ENGINE_CTES = {
+    "tokens_cost_distribution": [
+        (tokens.RATES_CTE, "allocate/token_rates"),
+        ("token_unit_costs", "allocate/token_cost_by"),
+    ]
+}
 MATCHES = ("model", "deployment")
 
 
@@ -88,9 +93,7 @@ def _sql_name(name: str) -> str:
 
 
 def _query_text(name: str) -> str:
-    if name in RATED_QUERIES:
-        return tokens.with_token_rates(_sql_name(name))
-    return store.load_sql(_sql_name(name))
+    return store.compose_sql(_sql_name(name), ENGINE_CTES.get(name, []))
 
 
 def _execute(path: str, name: str, params: dict[str, Any]) -> pd.DataFrame:
@@ -172,7 +175,9 @@ class Queries:
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         if grain not in GRAINS:
             raise QueryError(f"grain must be one of {', '.join(GRAINS)}")
-        rows = self.run("tokens_cost_distribution", filters, grain=grain, **_rate_params(match))
+        rows = self.run(
+            "tokens_cost_distribution", filters, level=grain, limit=None, **_rate_params(match)
+        )
         if rows.empty:
             return rows, rows
         hist = rows[["bin_lo_usd", "bin_hi_usd", "bin_units", "bin_gpu_usd_micros"]].rename(

@@ -8,7 +8,6 @@ Read-only on the database.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,14 +15,12 @@ import duckdb
 
 from costlab.allocate.settings import AllocateSettings
 from costlab.errors import UsageError
-from costlab.store import load_sql
+from costlab.store import compose_sql, load_sql
 from costlab.timeutil import Window
 
 LEVELS = ("trace", "session", "user", "tenant")
 DEPLOYMENT_LABEL = "app_kubernetes_io_name"
 RATES_CTE = "alloc_token_rates"
-# a query that has CTEs of its own: its WITH merges into the one in front
-_LEADING_WITH = re.compile(r"^((?:\s*--[^\n]*\n)*\s*)WITH\s", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -76,12 +73,9 @@ def _params(window: Window, cfg: AllocateSettings, match: str, deployment_label:
 
 
 def with_token_rates(sql_name: str) -> str:
-    """`sql/<sql_name>.sql` with token_rates.sql in front of it as the CTE `alloc_token_rates`, so
-    every per-unit token cost (CLI and dashboard) is priced by the one rate definition. A CTE, not
-    a temp table, so it also runs on read-only connections."""
-    rates = f"WITH {RATES_CTE} AS ({load_sql('allocate/token_rates').strip().rstrip(';')})"
-    body, merged = _LEADING_WITH.subn(r"\1", load_sql(sql_name), count=1)
-    return f"{rates}{',' if merged else ''}\n{body}"
+    """`sql/<sql_name>.sql` with token_rates.sql in front of it as `alloc_token_rates`, so every
+    per-unit token cost (CLI and dashboard) is priced by the one rate definition."""
+    return compose_sql(sql_name, [(RATES_CTE, "allocate/token_rates")])
 
 
 def token_rates(

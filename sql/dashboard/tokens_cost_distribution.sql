@@ -1,29 +1,20 @@
--- tokens_cost_distribution: GPU cost per session / user / trace, priced exactly as
--- `costlab tokens --by session|user|trace` (allocate/token_cost_by.sql): each generation costs
--- its weighted tokens x its serving key's GPU $ per weighted token (alloc_token_rates, which
--- the caller puts in front as a CTE: costlab.allocate.tokens.with_token_rates); as log10
--- histogram bins, each row also carrying the summary over all units (one query, so the bins and
--- the summary agree).
--- Grain: one row per log bin. Inputs: alloc_token_rates, llm_observations.
--- Parameters: token_rates' ($start, $end, $match, $deployment_label, $w_in, $w_out, $tenant,
---   $clusters, $teams) and $grain ('session' | 'user' | 'trace').
+-- tokens_cost_distribution: GPU cost per session / user / trace as `costlab tokens --by` gives
+-- it (allocate/token_cost_by.sql, each generation priced at its serving key's GPU rate from
+-- allocate/token_rates.sql), as log10 histogram bins, each row also carrying the summary over all
+-- units (one query, so the bins and the summary agree).
+-- Grain: one row per log bin. Inputs: token_unit_costs (token_cost_by.sql, put in front as a CTE
+-- by the caller together with alloc_token_rates: see dashboards/queries.py).
+-- Parameters: those of token_rates.sql and token_cost_by.sql ($level = 'session' | 'user' |
+--   'trace', $limit NULL); $tenant scopes both.
 -- Output: bin_lo_usd, bin_hi_usd (DOUBLE, bin edges in USD), bin_units (count),
 --   bin_gpu_usd_micros (sum, DOUBLE: a spread estimate, not a ledger amount); the same on every
 --   row: units, p50/p90/p99/max/mean_usd_micros, list_mean_usd_micros (LangFuse cost per unit),
 --   mean_tokens. Summary micro-dollars rounded to BIGINT.
 WITH units AS (
-    SELECT CASE $grain WHEN 'session' THEN o.session_id WHEN 'user' THEN o.user_id ELSE o.trace_id END AS unit,
-           sum((o.input_tokens * $w_in + o.output_tokens * $w_out) * r.usd_micros_per_weighted_token) AS gpu_usd_micros,
-           sum(o.langfuse_cost_usd_micros) AS list_usd_micros,
-           sum(o.input_tokens + o.output_tokens) AS tokens
-    FROM llm_observations o
-    JOIN alloc_token_rates r
-      ON r.serving_key = CASE WHEN $match = 'model' THEN o.model ELSE o.deployment END
-    WHERE o.start_ts >= $start AND o.start_ts < $end
-      AND ($tenant IS NULL OR o.tenant = $tenant)
-      AND (len($teams) = 0 OR list_contains($teams, o.tenant))
-    GROUP BY 1
-    HAVING unit IS NOT NULL AND gpu_usd_micros > 0
+    SELECT key AS unit, gpu_cost_usd * 1e6 AS gpu_usd_micros, list_cost_usd * 1e6 AS list_usd_micros,
+           input_tokens + output_tokens AS tokens
+    FROM token_unit_costs
+    WHERE key IS NOT NULL AND gpu_cost_usd > 0
 ),
 summary AS (
     SELECT count(*) AS units,
