@@ -76,6 +76,8 @@ def connect(
     except duckdb.Error as exc:
         raise StoreError(f"cannot open database {target}: {str(exc).splitlines()[0]}") from exc
     conn.execute("SET TimeZone = 'UTC'")
+    # DuckDB draws a progress bar on stdout for queries over 2 s: it would corrupt --format json
+    conn.execute("SET enable_progress_bar = false")
     if migrate_schema and not read_only:
         migrate(conn)
     return conn
