@@ -4,6 +4,11 @@ Rebuilds the `allocation` rows of the window (delete then insert in one transact
 node time nobody could price in `unpriced_node_hours`, and checks that the allocated money equals
 the priced node cost to the micro-dollar before committing. Stages, each a SQL file in
 sql/allocate/: price_periods -> node_segments -> gpu_usage -> split (+ unpriced).
+
+The engine is defined once here: `ALLOCATION_STAGES` (the SQL files in order, with the table each
+produces), `allocation_params` (the values they bind) and `allocation_inputs` (the frames they
+read besides the schema's tables). `allocate_window` runs them on DuckDB;
+costlab/scale/spark_engine.py runs the same definitions, transpiled, on Spark.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from costlab.allocate.settings import AllocateSettings
 from costlab.errors import ConservationError, StoreError, UsageError
@@ -30,6 +37,43 @@ class AllocationRun:
     allocated_usd_micros: int
     unpriced_node_hours: float
     rows: int
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One SQL file of the allocation (`sql/<sql_name>.sql`) and the table it produces.
+
+    A temp stage (result=False) creates the temporary table `table` that later stages read. A
+    result stage (result=True) is one SELECT whose rows are the window's rows of the engine output
+    `table`, matched to its columns by name (by_name) or by position.
+    """
+
+    sql_name: str
+    table: str
+    result: bool = False
+    by_name: bool = False
+
+
+# The allocation, in run order; result stages come after every temp stage.
+ALLOCATION_STAGES: tuple[Stage, ...] = (
+    Stage("allocate/price_periods", "alloc_price_periods"),
+    Stage("allocate/node_segments", "alloc_node_segments"),
+    Stage("allocate/gpu_usage", "alloc_gpu_usage"),
+    Stage("allocate/split", "allocation", result=True, by_name=True),
+    Stage("allocate/unpriced", "unpriced_node_hours", result=True),
+)
+# The priced node cost of the window (reads alloc_node_segments): what the allocation conserves.
+NODE_COST_TOTAL_SQL = "scale/node_cost_total"
+
+# Statements on the result tables, from this allow-list (identifiers are never formatted in).
+_CLEAR_WINDOW = {
+    "allocation": "DELETE FROM allocation WHERE window_start_ts >= $start AND window_start_ts < $end",
+    "unpriced_node_hours": "DELETE FROM unpriced_node_hours WHERE window_start_ts >= $start AND window_start_ts < $end",
+}
+_INSERT_INTO = {
+    ("allocation", True): "INSERT INTO allocation BY NAME ",
+    ("unpriced_node_hours", False): "INSERT INTO unpriced_node_hours ",
+}
 
 
 def data_bounds(conn: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
@@ -81,53 +125,66 @@ def team_map(path: Path | None) -> pl.DataFrame:
     )
 
 
+def allocation_params(window: Window, horizon: datetime, cfg: AllocateSettings) -> dict[str, Any]:
+    """Every value the allocation stages bind, for the hour-aligned `window`; each statement
+    takes the ones it names. Nodes and pods still running count up to `horizon` (capped at the end).
+    """
+    aligned = window.hour_aligned()
+    return {
+        "start": aligned.start,
+        "end": aligned.end,
+        "horizon": min(horizon, aligned.end),
+        "mode": cfg.mode,
+        "gpu_share": cfg.gpu_cost_share,
+        "ts_replicas": cfg.time_slicing_replicas,
+        "usage_metric": cfg.usage_metric,
+        "default_sample_ms": cfg.default_sample_interval_s * 1000,
+    }
+
+
+def allocation_inputs(window: Window, cfg: AllocateSettings) -> dict[str, pa.Table]:
+    """The frames the stages read besides the schema's tables, by the name they are registered as."""
+    return {
+        "alloc_hours": hour_buckets(window.hour_aligned()).to_arrow(),
+        "alloc_team_map": team_map(cfg.team_map).to_arrow(),
+    }
+
+
+def _execute(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> None:
+    """Run every statement of `sql`, each bound to the parameters it names."""
+    for statement in conn.extract_statements(sql):
+        conn.execute(statement, {name: params[name] for name in statement.named_parameters})
+
+
 def allocate_window(
     conn: duckdb.DuckDBPyConnection,
     window: Window,
     horizon: datetime,
     settings: AllocateSettings | None = None,
 ) -> AllocationRun:
-    """Allocate the hour-aligned `window`; nodes and pods still running count up to `horizon`."""
+    """Allocate the hour-aligned `window`; nodes and pods still running count up to `horizon`.
+
+    Runs ALLOCATION_STAGES: the temp stages, then, in one transaction, each result stage replaces
+    the window's rows of its table.
+    """
     cfg = settings or AllocateSettings()
     aligned = window.hour_aligned()
     bounds = {"start": aligned.start, "end": aligned.end}
-    params = {
-        **bounds,
-        "horizon": min(horizon, aligned.end),
-        "mode": cfg.mode,
-        "gpu_share": cfg.gpu_cost_share,
-        "ts_replicas": cfg.time_slicing_replicas,
-    }
-    conn.register("alloc_hours", hour_buckets(aligned).to_arrow())
-    conn.register("alloc_team_map", team_map(cfg.team_map).to_arrow())
+    params = allocation_params(aligned, horizon, cfg)
+    inputs = allocation_inputs(aligned, cfg)
+    for name, frame in inputs.items():
+        conn.register(name, frame)
     try:
-        conn.execute(load_sql("allocate/price_periods"), {**bounds, "horizon": params["horizon"]})
-        conn.execute(load_sql("allocate/node_segments"), {"horizon": params["horizon"]})
-        conn.execute(
-            load_sql("allocate/gpu_usage"),
-            {
-                **bounds,
-                "usage_metric": cfg.usage_metric,
-                "default_sample_ms": cfg.default_sample_interval_s * 1000,
-            },
-        )
-        total = conn.execute(
-            "SELECT coalesce(sum(cost_usd_micros), 0) FROM alloc_node_segments"
-        ).fetchall()[0][0]
+        for stage in ALLOCATION_STAGES:
+            if not stage.result:
+                _execute(conn, load_sql(stage.sql_name), params)
+        total = conn.execute(load_sql(NODE_COST_TOTAL_SQL)).fetchall()[0][0]
         with transaction(conn):
-            conn.execute(
-                "DELETE FROM allocation WHERE window_start_ts >= $start AND window_start_ts < $end",
-                bounds,
-            )
-            conn.execute("INSERT INTO allocation BY NAME " + load_sql("allocate/split"), params)
-            conn.execute(
-                "DELETE FROM unpriced_node_hours WHERE window_start_ts >= $start AND window_start_ts < $end",
-                bounds,
-            )
-            conn.execute(
-                "INSERT INTO unpriced_node_hours " + load_sql("allocate/unpriced"),
-                {"horizon": params["horizon"]},
-            )
+            for stage in ALLOCATION_STAGES:
+                if stage.result:
+                    conn.execute(_CLEAR_WINDOW[stage.table], bounds)
+                    insert = _INSERT_INTO[(stage.table, stage.by_name)]
+                    _execute(conn, insert + load_sql(stage.sql_name), params)
             allocated, rows = conn.execute(
                 "SELECT coalesce(sum(gpu_cost_usd_micros), 0), count(*) FROM allocation "
                 "WHERE window_start_ts >= $start AND window_start_ts < $end",
@@ -167,6 +224,6 @@ def allocate_window(
                 },
             )
     finally:
-        conn.unregister("alloc_hours")
-        conn.unregister("alloc_team_map")
+        for name in inputs:
+            conn.unregister(name)
     return run

@@ -1,12 +1,13 @@
 """The allocation on Apache Spark: the SQL of sql/allocate/, transpiled, over the Parquet layout.
 
-One engine definition, two executors. `allocate_window_spark` runs the stages of
-costlab.allocate.gpu.allocate_window in the same order with the same parameters and the same
-registered inputs (hour buckets, team map), each stage's SQL transpiled by costlab/scale/transpile:
-temp tables become persisted temporary views, the final SELECTs are conformed to the `allocation`
-and `unpriced_node_hours` schemas and written as Parquet in the layout of parquet_layout, together
-with an `allocation_runs` row. The money conservation check (node cost = allocated cost, to the
-micro-dollar) runs before anything is written. `import_results` loads the output into DuckDB.
+One engine definition, two executors. `allocate_window_spark` runs the allocation defined in
+costlab.allocate.gpu (ALLOCATION_STAGES in order, allocation_params, allocation_inputs), the same
+definitions allocate_window runs on DuckDB, each stage's SQL transpiled by costlab/scale/transpile:
+temp tables become persisted temporary views, the result stages' SELECTs are conformed to the
+`allocation` and `unpriced_node_hours` schemas and written as Parquet in the layout of
+parquet_layout, together with an `allocation_runs` row. The money conservation check (node cost =
+allocated cost, to the micro-dollar) runs before anything is written. `import_results` loads the
+output into DuckDB.
 
 pyspark is an optional dependency (the `spark` extra); it is imported when a session is made.
 """
@@ -18,15 +19,15 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from costlab.allocate import gpu
 from costlab.allocate import report as alloc_report
-from costlab.allocate.gpu import AllocationRun, hour_buckets, team_map
+from costlab.allocate.gpu import AllocationRun
 from costlab.allocate.settings import AllocateSettings
 from costlab.errors import ConservationError, StoreError
 from costlab.scale import parquet_layout as layout
@@ -57,33 +58,18 @@ LOCAL_CONF = {
 }
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One SQL file of the allocation, and where a plain SELECT's rows go (INSERT INTO ...)."""
-
-    sql_name: str
-    into: str | None = None
-    by_name: bool = False
-
-
-# The order and targets of costlab.allocate.gpu.allocate_window; tests/scale/test_transpile.py
-# reads allocate_window's source and fails if the two drift apart.
-ALLOCATION_STAGES: tuple[Stage, ...] = (
-    Stage("allocate/price_periods"),
-    Stage("allocate/node_segments"),
-    Stage("allocate/gpu_usage"),
-    Stage("allocate/split", into="allocation", by_name=True),
-    Stage("allocate/unpriced", into="unpriced_node_hours"),
-)
-REGISTERED_INPUTS = ("alloc_hours", "alloc_team_map")
-
-
-def spark_session(master: str = "local[2]", *, app_name: str = "costlab", conf: dict[str, str] | None = None) -> SparkSession:
+def spark_session(
+    master: str = "local[2]", *, app_name: str = "costlab", conf: dict[str, str] | None = None
+) -> SparkSession:
     """A Spark session for costlab: REQUIRED_CONF always, LOCAL_CONF for local masters, then `conf`."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master(master).appName(app_name)
-    settings = {**(LOCAL_CONF if master.startswith("local") else {}), **REQUIRED_CONF, **(conf or {})}
+    settings = {
+        **(LOCAL_CONF if master.startswith("local") else {}),
+        **REQUIRED_CONF,
+        **(conf or {}),
+    }
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
@@ -104,7 +90,9 @@ def _conform(df: DataFrame, table: str, by_name: bool) -> DataFrame:
     cols = layout.columns_of(table)
     if not by_name:
         if len(df.columns) != len(cols):
-            raise StoreError(f"{table} has {len(cols)} columns but the query returns {len(df.columns)}")
+            raise StoreError(
+                f"{table} has {len(cols)} columns but the query returns {len(df.columns)}"
+            )
         df = df.toDF(*[c.name for c in cols])
     present = set(df.columns)
     out = []
@@ -120,7 +108,11 @@ def _conform(df: DataFrame, table: str, by_name: bool) -> DataFrame:
 
 
 def register_tables(
-    spark: SparkSession, root: str | Path, *, tables: Iterable[str] | None = None, window: Window | None = None,
+    spark: SparkSession,
+    root: str | Path,
+    *,
+    tables: Iterable[str] | None = None,
+    window: Window | None = None,
 ) -> list[str]:
     """Temporary views over a Parquet layout, named and typed as the schema's tables.
 
@@ -131,7 +123,11 @@ def register_tables(
 
     root = layout.normalize_root(root)
     present = layout.tables_in(root)
-    names = list(tables) if tables is not None else [t for t in present if t not in layout.RESULT_TABLES]
+    names = (
+        list(tables)
+        if tables is not None
+        else [t for t in present if t not in layout.RESULT_TABLES]
+    )
     missing = [t for t in names if t not in present]
     if missing:
         raise StoreError(f"{root} holds no table(s) {', '.join(missing)}")
@@ -139,14 +135,19 @@ def register_tables(
         path = spark_path(layout.table_uri(root, table))
         df = spark.read.option("mergeSchema", "true").parquet(path)
         if window is not None and table in layout.WINDOW_PRUNABLE and layout.DATE_DIR in df.columns:
-            first, last = window.start.date().isoformat(), (window.end - timedelta(microseconds=1)).date().isoformat()
+            first, last = (
+                window.start.date().isoformat(),
+                (window.end - timedelta(microseconds=1)).date().isoformat(),
+            )
             df = df.where(F.col(layout.DATE_DIR).between(first, last))
         _conform(df, table, by_name=True).createOrReplaceTempView(table)
     return names
 
 
 def _register_frame(spark: SparkSession, name: str, frame: pa.Table) -> None:
-    spark.createDataFrame(frame.to_pandas() if frame.num_rows == 0 else frame, schema=_ddl(frame.schema)).createOrReplaceTempView(name)
+    spark.createDataFrame(
+        frame.to_pandas() if frame.num_rows == 0 else frame, schema=_ddl(frame.schema)
+    ).createOrReplaceTempView(name)
 
 
 def _ddl(schema: pa.Schema) -> str:
@@ -160,23 +161,31 @@ def _ddl(schema: pa.Schema) -> str:
     return ", ".join(parts)
 
 
-def allocation_params(window: Window, horizon: datetime, cfg: AllocateSettings) -> dict[str, Any]:
-    """The parameters allocate_window binds; each statement takes the ones it uses."""
-    return {
-        "start": window.start, "end": window.end, "horizon": min(horizon, window.end), "mode": cfg.mode,
-        "gpu_share": cfg.gpu_cost_share, "ts_replicas": cfg.time_slicing_replicas, "usage_metric": cfg.usage_metric,
-        "default_sample_ms": cfg.default_sample_interval_s * 1000,
-    }
+def allocation_plan() -> list[tuple[gpu.Stage, SparkStatement]]:
+    """What allocate_window_spark runs, in order: gpu.ALLOCATION_STAGES, each file transpiled.
 
-
-def _statements(stage: Stage) -> list[SparkStatement]:
-    statements = to_spark(load_sql(stage.sql_name))
-    if stage.into:
-        statements = [
-            dataclasses.replace(s, kind="insert", target=stage.into, by_name=stage.by_name) if s.kind == "query" else s
-            for s in statements
-        ]
-    return statements
+    A temp stage's statements must create temp tables, the last one the stage's table; a result
+    stage is one SELECT, whose rows become the stage's table.
+    """
+    plan = []
+    for stage in gpu.ALLOCATION_STAGES:
+        statements = to_spark(load_sql(stage.sql_name))
+        if stage.result:
+            if [s.kind for s in statements] != ["query"]:
+                raise StoreError(f"{stage.sql_name}: a result stage must be one SELECT")
+            statements = [
+                dataclasses.replace(
+                    statements[0], kind="insert", target=stage.table, by_name=stage.by_name
+                )
+            ]
+        elif (
+            any(s.kind != "temp_table" for s in statements) or statements[-1].target != stage.table
+        ):
+            raise StoreError(
+                f"{stage.sql_name}: expected CREATE TEMP TABLE statements ending in {stage.table}"
+            )
+        plan.extend((stage, s) for s in statements)
+    return plan
 
 
 def _write(df: DataFrame, out: str, table: str) -> None:
@@ -197,7 +206,11 @@ def _write(df: DataFrame, out: str, table: str) -> None:
 
 
 def allocate_window_spark(
-    spark: SparkSession, source: str | Path, out: str | Path, window: Window, horizon: datetime,
+    spark: SparkSession,
+    source: str | Path,
+    out: str | Path,
+    window: Window,
+    horizon: datetime,
     settings: AllocateSettings | None = None,
 ) -> AllocationRun:
     """Allocate the hour-aligned `window` on Spark, reading the layout at `source`, writing to `out`.
@@ -208,59 +221,75 @@ def allocate_window_spark(
     """
     cfg = settings or AllocateSettings()
     aligned = window.hour_aligned()
-    params = allocation_params(aligned, horizon, cfg)
+    params = gpu.allocation_params(aligned, horizon, cfg)
     out = layout.normalize_root(out)
+    plan = allocation_plan()
     register_tables(spark, source, window=aligned)
-    _register_frame(spark, "alloc_hours", hour_buckets(aligned).to_arrow())
-    _register_frame(spark, "alloc_team_map", team_map(cfg.team_map).to_arrow())
-    persisted: list[DataFrame] = []
+    for name, frame in gpu.allocation_inputs(aligned, cfg).items():
+        _register_frame(spark, name, frame)
     outputs: dict[str, DataFrame] = {}
-    try:
-        for stage in ALLOCATION_STAGES:
-            for statement in _statements(stage):
-                began = time.monotonic()
-                sql, args = statement.bind(params)
-                df = spark.sql(sql, args=args)
-                if statement.kind == "temp_table":
-                    df = df.persist()
-                    df.count()
-                    persisted.append(df)
-                    df.createOrReplaceTempView(statement.target)
-                    log.info("%s: %.1f s", stage.sql_name, time.monotonic() - began)
-                elif statement.kind == "insert":
-                    outputs[statement.target] = _conform(df, statement.target, statement.by_name).persist()
-                    persisted.append(outputs[statement.target])
-                else:
-                    raise StoreError(f"{stage.sql_name}: a SELECT without a target table in the allocation stages")
-        total = spark.sql(load_sql("scale/node_cost_total")).collect()[0][0]
-        allocation = outputs["allocation"]
-        from pyspark.sql import functions as F
+    for stage, statement in plan:
+        began = time.monotonic()
+        sql, args = statement.bind(params)
+        df = spark.sql(sql, args=args)
+        if statement.kind == "insert":
+            df = _conform(df, statement.target, statement.by_name)
+        # Materialised once, lineage cut: a later stage reading the view reads these rows.
+        # (persist() is not enough: Spark does not match a view of a parameterised query to
+        # its cache, so every later stage recomputed gpu_usage from the samples.)
+        df = df.localCheckpoint(eager=True)
+        if statement.kind == "temp_table":
+            df.createOrReplaceTempView(statement.target)
+        else:
+            outputs[statement.target] = df
+        log.info("%s: %.1f s", stage.sql_name, time.monotonic() - began)
+    began = time.monotonic()
+    total = spark.sql(load_sql(gpu.NODE_COST_TOTAL_SQL)).collect()[0][0]
+    allocation = outputs["allocation"]
+    from pyspark.sql import functions as F
 
-        # gpu_cost_usd_micros is a row's whole charge (other_cost is a part of it), as in gpu.py
-        sums = allocation.agg(F.count(F.lit(1)), F.coalesce(F.sum("gpu_cost_usd_micros"), F.lit(0))).collect()[0]
-        rows, allocated = int(sums[0]), int(sums[1])
-        if allocated != int(total):
-            raise ConservationError(f"allocated {allocated} micro-USD but node cost is {total} in {aligned.start}..{aligned.end}")
-        unpriced = outputs["unpriced_node_hours"].agg(F.coalesce(F.sum("node_hours"), F.lit(0.0))).collect()[0][0]
-        run = AllocationRun(f"alloc-{uuid.uuid4().hex[:12]}", aligned, int(total), allocated, float(unpriced), rows)
-        for table, df in outputs.items():
-            _write(df, out, table)
-        layout.write_table([_run_batch(run, cfg)], out, "allocation_runs")
-        layout.record_tables(out, layout.RESULT_TABLES)
-    finally:
-        for df in persisted:
-            df.unpersist()
-    log.info("spark allocation %s: %d rows, %d micro-USD", run.run_id, run.rows, run.allocated_usd_micros)
+    # gpu_cost_usd_micros is a row's whole charge (other_cost is a part of it), as in gpu.py
+    sums = allocation.agg(
+        F.count(F.lit(1)), F.coalesce(F.sum("gpu_cost_usd_micros"), F.lit(0))
+    ).collect()[0]
+    rows, allocated = int(sums[0]), int(sums[1])
+    if allocated != int(total):
+        raise ConservationError(
+            f"allocated {allocated} micro-USD but node cost is {total} in {aligned.start}..{aligned.end}"
+        )
+    unpriced = (
+        outputs["unpriced_node_hours"]
+        .agg(F.coalesce(F.sum("node_hours"), F.lit(0.0)))
+        .collect()[0][0]
+    )
+    run = AllocationRun(
+        f"alloc-{uuid.uuid4().hex[:12]}", aligned, int(total), allocated, float(unpriced), rows
+    )
+    log.info("conservation check: %.1f s", time.monotonic() - began)
+    began = time.monotonic()
+    for table, df in outputs.items():
+        _write(df, out, table)
+    layout.write_table([_run_batch(run, cfg)], out, "allocation_runs")
+    layout.record_tables(out, layout.RESULT_TABLES)
+    log.info("write: %.1f s", time.monotonic() - began)
+    log.info(
+        "spark allocation %s: %d rows, %d micro-USD", run.run_id, run.rows, run.allocated_usd_micros
+    )
     return run
 
 
 def _run_batch(run: AllocationRun, cfg: AllocateSettings) -> pa.RecordBatch:
     """The allocation_runs row of a Spark run (columns absent here take their schema default)."""
     values = {
-        "run_id": run.run_id, "window_start_ts": run.window.start, "window_end_ts": run.window.end,
-        "finished_ts": datetime.now(UTC), "total_node_cost_usd_micros": run.total_node_cost_usd_micros,
-        "allocated_usd_micros": run.allocated_usd_micros, "unpriced_node_hours": run.unpriced_node_hours,
-        "mode": cfg.mode, "gpu_cost_share": cfg.gpu_cost_share,
+        "run_id": run.run_id,
+        "window_start_ts": run.window.start,
+        "window_end_ts": run.window.end,
+        "finished_ts": datetime.now(UTC),
+        "total_node_cost_usd_micros": run.total_node_cost_usd_micros,
+        "allocated_usd_micros": run.allocated_usd_micros,
+        "unpriced_node_hours": run.unpriced_node_hours,
+        "mode": cfg.mode,
+        "gpu_cost_share": cfg.gpu_cost_share,
     }
     schema = layout.arrow_schema("allocation_runs")
     unknown = set(values) - set(schema.names)
@@ -270,7 +299,12 @@ def _run_batch(run: AllocationRun, cfg: AllocateSettings) -> pa.RecordBatch:
 
 
 def report_rows_spark(
-    spark: SparkSession, window: Window, *, by: str = "team", idle: str = "separate", scope: str = "cluster",
+    spark: SparkSession,
+    window: Window,
+    *,
+    by: str = "team",
+    idle: str = "separate",
+    scope: str = "cluster",
     tenant: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """The rows of report_by.sql on Spark, in its column order, over the registered views."""
@@ -280,8 +314,15 @@ def report_rows_spark(
 
 
 def report_by_spark(
-    spark: SparkSession, window: Window, *, source: str | Path, results: str | Path, by: str = "team",
-    idle: str = "separate", scope: str = "cluster", tenant: str | None = None,
+    spark: SparkSession,
+    window: Window,
+    *,
+    source: str | Path,
+    results: str | Path,
+    by: str = "team",
+    idle: str = "separate",
+    scope: str = "cluster",
+    tenant: str | None = None,
 ) -> list[alloc_report.TenantRow]:
     """`costlab.allocate.report.report_by` on Spark: labels from `source`, allocation from `results`."""
     register_tables(spark, source)

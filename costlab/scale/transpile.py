@@ -67,8 +67,12 @@ class SparkStatement:
         """
         missing = [p for p in self.params if p not in values]
         if missing:
-            raise TranspileError(f"statement needs parameter(s) {', '.join(missing)} that were not given")
-        inline = {p for p in self.params if values[p] is None or isinstance(values[p], list | tuple)}
+            raise TranspileError(
+                f"statement needs parameter(s) {', '.join(missing)} that were not given"
+            )
+        inline = {
+            p for p in self.params if values[p] is None or isinstance(values[p], list | tuple)
+        }
         args = {p: values[p] for p in self.params if p not in inline}
         if not inline:
             return self.sql, args
@@ -91,10 +95,15 @@ def _literal(value: Any) -> exp.Expression:
         return exp.Null()
     kinds = {type(v) for v in value}
     if len(kinds) > 1 or not kinds <= set(_ELEMENT_TYPES):
-        raise TranspileError(f"list parameters must hold one of str/int/float/bool, not {sorted(k.__name__ for k in kinds)}")
+        raise TranspileError(
+            f"list parameters must hold one of str/int/float/bool, not {sorted(k.__name__ for k in kinds)}"
+        )
     element = _ELEMENT_TYPES[kinds.pop()] if kinds else "STRING"
     items = [exp.convert(v) for v in value]
-    return exp.Cast(this=exp.Array(expressions=items), to=exp.DataType.build(f"ARRAY<{element}>", dialect="spark"))
+    return exp.Cast(
+        this=exp.Array(expressions=items),
+        to=exp.DataType.build(f"ARRAY<{element}>", dialect="spark"),
+    )
 
 
 def _epoch_ms(node: exp.Expression) -> exp.Expression:
@@ -124,7 +133,9 @@ def _rewrite(tree: exp.Expression) -> exp.Expression:
 
 def _generate(tree: exp.Expression) -> str:
     try:
-        return tree.sql(dialect="spark", identify=True, comments=False, unsupported_level=ErrorLevel.RAISE)
+        return tree.sql(
+            dialect="spark", identify=True, comments=False, unsupported_level=ErrorLevel.RAISE
+        )
     except SqlglotError as exc:
         raise TranspileError(f"sqlglot cannot write this for Spark: {exc}") from exc
 
@@ -142,10 +153,14 @@ def _statement(tree: exp.Expression) -> SparkStatement:
     if isinstance(tree, exp.Create):
         kind = str(tree.args.get("kind") or "").upper()
         props = tree.args.get("properties")
-        temporary = props is not None and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions)
+        temporary = props is not None and any(
+            isinstance(p, exp.TemporaryProperty) for p in props.expressions
+        )
         query = tree.expression
         if kind != "TABLE" or not temporary or not isinstance(query, exp.Query):
-            raise TranspileError("only CREATE TEMP TABLE ... AS <query> is supported in the Spark path")
+            raise TranspileError(
+                "only CREATE TEMP TABLE ... AS <query> is supported in the Spark path"
+            )
         target = tree.this.name if isinstance(tree.this, exp.Table) else tree.this.this.name
         query = _rewrite(query)
         return SparkStatement("temp_table", _generate(query), _params(query), target=target)
@@ -153,10 +168,16 @@ def _statement(tree: exp.Expression) -> SparkStatement:
         query = tree.expression
         table = tree.this if isinstance(tree.this, exp.Table) else None
         if table is None or not isinstance(query, exp.Query):
-            raise TranspileError("only INSERT INTO <table> [BY NAME] <query> is supported in the Spark path")
+            raise TranspileError(
+                "only INSERT INTO <table> [BY NAME] <query> is supported in the Spark path"
+            )
         query = _rewrite(query)
         return SparkStatement(
-            "insert", _generate(query), _params(query), target=table.name, by_name=bool(tree.args.get("by_name")),
+            "insert",
+            _generate(query),
+            _params(query),
+            target=table.name,
+            by_name=bool(tree.args.get("by_name")),
         )
     if isinstance(tree, exp.Query):
         tree = _rewrite(tree)
