@@ -13,7 +13,7 @@ from typing import Any
 from costlab import store
 from costlab.allocate import report as alloc_report
 from costlab.allocate import tokens as tokens_mod
-from costlab.allocate.gpu import allocate_window, resolve_window
+from costlab.allocate.gpu import allocate_range, resolve_window
 from costlab.allocate.settings import AllocateSettings
 from costlab.config import settings_for
 from costlab.errors import StoreError, UsageError
@@ -53,7 +53,7 @@ def allocate(
     conn = store.connect(db)
     try:
         window, horizon = resolve_window(conn, start, end)
-        run = allocate_window(conn, window, horizon, settings)
+        run = allocate_range(conn, window, horizon, settings)
         rows = alloc_report.report_by(
             conn, window, by=by, idle=idle, scope=settings.idle_share_scope
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,20 @@ class AllocationRun:
     allocated_usd_micros: int
     unpriced_node_hours: float
     rows: int
+
+    @staticmethod
+    def combine(runs: list[AllocationRun]) -> AllocationRun:
+        """Consecutive runs as one (the last run's id; every run is in allocation_runs)."""
+        if len(runs) == 1:
+            return runs[0]
+        return AllocationRun(
+            runs[-1].run_id,
+            Window(runs[0].window.start, runs[-1].window.end),
+            sum(r.total_node_cost_usd_micros for r in runs),
+            sum(r.allocated_usd_micros for r in runs),
+            sum(r.unpriced_node_hours for r in runs),
+            sum(r.rows for r in runs),
+        )
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,37 @@ def allocation_inputs(window: Window, cfg: AllocateSettings) -> dict[str, pa.Tab
         "alloc_hours": hour_buckets(window.hour_aligned()).to_arrow(),
         "alloc_team_map": team_map(cfg.team_map).to_arrow(),
     }
+
+
+def window_chunks(window: Window, max_days: int) -> list[Window]:
+    """The hour-aligned window cut into consecutive windows of at most `max_days` days."""
+    aligned = window.hour_aligned()
+    span = timedelta(days=max_days)
+    chunks, a = [], aligned.start
+    while a < aligned.end:
+        chunks.append(Window(a, min(a + span, aligned.end)))
+        a = chunks[-1].end
+    return chunks
+
+
+def allocate_range(
+    conn: duckdb.DuckDBPyConnection,
+    window: Window,
+    horizon: datetime,
+    settings: AllocateSettings | None = None,
+) -> AllocationRun:
+    """allocate_window over `window` in chunks of at most `max_window_days` days.
+
+    The rows are those of one allocate_window over the whole window (hours are allocated
+    independently); chunking keeps memory and the pods-to-segments join bounded per chunk, where
+    one year-long window would pair every pod of a node with every segment of that node.
+    """
+    cfg = settings or AllocateSettings()
+    runs = [
+        allocate_window(conn, chunk, horizon, cfg)
+        for chunk in window_chunks(window, cfg.max_window_days)
+    ]
+    return AllocationRun.combine(runs)
 
 
 def _execute(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> None:

@@ -51,6 +51,14 @@ class AllocateSettings(BaseSettings):
         description="CSV with columns namespace,team[,cluster]: team ownership for namespaces whose "
         "pods and namespace carry no `team` label.",
     )
+    max_window_days: int = Field(
+        7,
+        ge=1,
+        le=366,
+        description="A longer window is allocated as consecutive windows of at most this many days "
+        "(same rows: the allocation is additive over hours). Bounds memory and keeps the "
+        "pods-to-segments join per node linear in the window length.",
+    )
     input_token_weight: float = Field(
         1.0,
         gt=0,

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
+
 from costlab import store
 from costlab.allocate import report as alloc_report
-from costlab.allocate.gpu import AllocationRun, allocate_window, resolve_window
+from costlab.allocate.gpu import AllocationRun, allocate_range, resolve_window, window_chunks
 from costlab.allocate.settings import AllocateSettings
 from costlab.errors import UsageError
 from costlab.scale import parquet_layout as layout
@@ -64,17 +66,16 @@ def allocate_with_engine(
             layout.attach_parquet(scratch, input_root)
         window, horizon = resolve_window(scratch, start, end)
         if engine == "duckdb" and input_root:
-            run = allocate_window(scratch, window, horizon, cfg)
+            run = allocate_range(scratch, window, horizon, cfg)
             out = layout.normalize_root(input_root) + "/_results"
             for table in layout.RESULT_TABLES:
                 layout.write_table(scratch.cursor().table(table).to_arrow_reader(), out, table)
             layout.record_tables(out, layout.RESULT_TABLES)
             layout.import_results(conn, out)
         elif engine == "duckdb":
-            run = allocate_window(conn, window, horizon, cfg)
+            run = allocate_range(conn, window, horizon, cfg)
         else:
-            run = _allocate_spark(input_root, spark_master, window, horizon, cfg)
-            layout.import_results(conn, layout.normalize_root(input_root) + "/_results")
+            run = _allocate_spark(conn, input_root, spark_master, window, horizon, cfg)
         rows = alloc_report.report_by(conn, window, by=by, idle=idle, scope=cfg.idle_share_scope)
     finally:
         conn.close()
@@ -89,14 +90,24 @@ def allocate_with_engine(
 
 
 def _allocate_spark(
-    root: str, master: str, window: Window, horizon: datetime, cfg: AllocateSettings
+    conn: duckdb.DuckDBPyConnection,
+    root: str,
+    master: str,
+    window: Window,
+    horizon: datetime,
+    cfg: AllocateSettings,
 ) -> AllocationRun:
+    """Spark allocates each chunk of at most max_window_days into `<root>/_results` (replaced per
+    chunk), and each chunk is loaded into the database before the next."""
     from costlab.scale.spark_engine import allocate_window_spark, spark_session
 
+    out = layout.normalize_root(root) + "/_results"
     spark = spark_session(master)
     try:
-        return allocate_window_spark(
-            spark, root, layout.normalize_root(root) + "/_results", window, horizon, cfg
-        )
+        runs = []
+        for chunk in window_chunks(window, cfg.max_window_days):
+            runs.append(allocate_window_spark(spark, root, out, chunk, horizon, cfg))
+            layout.import_results(conn, out)
+        return AllocationRun.combine(runs)
     finally:
         spark.stop()
