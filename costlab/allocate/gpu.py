@@ -3,7 +3,7 @@
 Rebuilds the `allocation` rows of the window (delete then insert in one transaction), records
 node time nobody could price in `unpriced_node_hours`, and checks that the allocated money equals
 the priced node cost to the micro-dollar before committing. Stages, each a SQL file in
-sql/allocate/: price_periods -> node_segments -> gpu_usage -> split (+ unpriced).
+sql/allocate/: price_keys -> price_periods -> node_segments -> gpu_usage -> split (+ unpriced).
 
 The engine is defined once here: `ALLOCATION_STAGES` (the SQL files in order, with the table each
 produces), `allocation_params` (the values they bind) and `allocation_inputs` (the frames they
@@ -70,6 +70,7 @@ class Stage:
 
 # The allocation, in run order; result stages come after every temp stage.
 ALLOCATION_STAGES: tuple[Stage, ...] = (
+    Stage("allocate/price_keys", "alloc_price_keys"),
     Stage("allocate/price_periods", "alloc_price_periods"),
     Stage("allocate/node_segments", "alloc_node_segments"),
     Stage("allocate/gpu_usage", "alloc_gpu_usage"),

@@ -69,6 +69,9 @@ def load_inputs(
     window = {"start": _ts(start_s), "end": _ts(end_s)}
     nodes = _frame(conn, "simulate/nodes", window)
     pods = _frame(conn, "simulate/pods", {**window, "kind_label": settings.kind_label})
+    # the allocation's own price resolution, over every key the prices table knows
+    conn.execute(load_sql("simulate/price_keys"))
+    conn.execute(load_sql("allocate/price_periods"))
     periods = _frame(conn, "simulate/price_periods", {})
     memory = _frame(conn, "simulate/gpu_memory", {**window, "quantile": settings.memory_quantile})
     book = PriceBook(periods)

@@ -1,21 +1,17 @@
--- price_periods: the price in effect for every (instance type, region, zone, capacity type) that
--- a node in the window has, as a timeline of half-open periods [from_ts, until_ts).
--- Grain: one row per key and period. Inputs: nodes, prices. Parameters: $start, $end, $horizon.
+-- price_periods: the price in effect for every (instance type, region, zone, capacity type) key in
+-- alloc_price_keys (price_keys.sql: the window's nodes; the simulator's own keys), as a timeline
+-- of half-open periods [from_ts, until_ts). The one price resolution of costlab.
+-- Grain: one row per key and period. Inputs: alloc_price_keys, prices. Parameters: none.
 -- Resolution at each change point, best first: a manual override (zone-specific before
 -- region-wide), then zone-specific before region-wide, then source rank
 -- spot-history < pricing-api < karpenter-estimate < snapshot, then the latest effective_from.
 -- Output: instance_type, region, zone ('' if the node has none), capacity_type,
 --         usd_micros_per_hour (BIGINT), from_ts, until_ts (NULL = open-ended).
 CREATE OR REPLACE TEMP TABLE alloc_price_periods AS
-WITH node_keys AS (
-    SELECT DISTINCT instance_type, region, coalesce(zone, '') AS zone, capacity_type
-    FROM nodes
-    WHERE start_ts < $end AND coalesce(end_ts, $horizon) > $start
-),
-candidates AS (
+WITH candidates AS (
     SELECT k.instance_type, k.region, k.zone, k.capacity_type,
            p.zone AS price_zone, p.source, p.effective_from, p.usd_micros_per_hour
-    FROM node_keys k
+    FROM alloc_price_keys k
     JOIN prices p
       ON p.instance_type = k.instance_type AND p.region = k.region
      AND p.capacity_type = k.capacity_type AND (p.zone = k.zone OR p.zone = '')
