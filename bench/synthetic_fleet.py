@@ -144,12 +144,15 @@ def plan_fleet(days: int, gpus: int, step_s: int = 15, seed: int = 7, clusters: 
                                 lane,
                                 int(rng.integers(0, len(NAMESPACES))),
                                 float(rng.uniform(20, 95)),
-                            ), strict=False,
+                            ),
+                            strict=False,
                         ):
                             p_rows[k].append(v)
                         for g in range(lane):
                             for k, v in zip(
-                                gp_rows, (gpu_base - TYPES[t][1] + lane_gpu + g, pc, pe, pid), strict=False
+                                gp_rows,
+                                (gpu_base - TYPES[t][1] + lane_gpu + g, pc, pe, pid),
+                                strict=False,
                             ):
                                 gp_rows[k].append(v)
                         pc = pe + int(rng.exponential(45 * 60_000))

@@ -20,9 +20,13 @@ def test_export_then_allocate_from_parquet_matches_the_database(demo_db, tmp_pat
     via_parquet = tmp_path / "empty.duckdb"
     store.connect(via_parquet).close()
     a = allocate_with_engine(direct, engine="duckdb", by="team", idle="share")
-    b = allocate_with_engine(via_parquet, engine="duckdb", input_root=str(lake), by="team", idle="share")
+    b = allocate_with_engine(
+        via_parquet, engine="duckdb", input_root=str(lake), by="team", idle="share"
+    )
     assert b.total_node_cost_usd_micros == a.total_node_cost_usd_micros
-    assert [(r.tenant, r.cost_usd_micros) for r in b.rows] == [(r.tenant, r.cost_usd_micros) for r in a.rows]
+    assert [(r.tenant, r.cost_usd_micros) for r in b.rows] == [
+        (r.tenant, r.cost_usd_micros) for r in a.rows
+    ]
 
 
 def test_spark_engine_needs_an_input(tmp_path):

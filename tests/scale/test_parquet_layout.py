@@ -33,7 +33,10 @@ def test_export_writes_hive_folders_and_every_table(lake, demo_db):
     assert days and all(d.startswith("date=2026-") for d in days)
     conn = store.connect(demo_db, read_only=True)
     try:
-        assert written["gpu_samples"] == conn.execute("SELECT count(*) FROM gpu_samples").fetchall()[0][0]
+        assert (
+            written["gpu_samples"]
+            == conn.execute("SELECT count(*) FROM gpu_samples").fetchall()[0][0]
+        )
     finally:
         conn.close()
 
@@ -44,7 +47,9 @@ def test_duckdb_allocates_on_parquet_in_place(lake, demo_db):
     conn = store.connect(demo_db, read_only=True)
     try:
         expected = conn.execute(ORDER).fetchall()
-        first, last = conn.execute("SELECT min(window_start_ts), max(window_end_ts) FROM allocation").fetchall()[0]
+        first, last = conn.execute(
+            "SELECT min(window_start_ts), max(window_end_ts) FROM allocation"
+        ).fetchall()[0]
     finally:
         conn.close()
     parquet = store.connect(":memory:")
@@ -88,7 +93,8 @@ def test_unsafe_partition_values_are_refused(tmp_path):
     import pyarrow as pa
 
     batch = pa.RecordBatch.from_pylist(
-        [{"cluster": "../evil", "namespace": "n", "key": "team", "value": "x"}], schema=layout.arrow_schema("namespace_labels")
+        [{"cluster": "../evil", "namespace": "n", "key": "team", "value": "x"}],
+        schema=layout.arrow_schema("namespace_labels"),
     )
     with pytest.raises(StoreError):
         layout.write_table([batch], tmp_path, "namespace_labels")

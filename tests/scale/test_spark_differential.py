@@ -68,7 +68,11 @@ def differential(conn, spark, tmp, window, modes) -> None:
     for by, idle in modes:
         cursor = conn.execute(store.load_sql("allocate/report_by"), report_params(window, by, idle))
         duck = cursor.fetchall()
-        assert_rows_equal(duck, report_rows_spark(spark, window, by=by, idle=idle), [c[0] for c in cursor.description])
+        assert_rows_equal(
+            duck,
+            report_rows_spark(spark, window, by=by, idle=idle),
+            [c[0] for c in cursor.description],
+        )
 
 
 def test_demo_fleet_matches_duckdb(spark, demo_db, tmp_path):
@@ -77,14 +81,25 @@ def test_demo_fleet_matches_duckdb(spark, demo_db, tmp_path):
     shutil.copyfile(demo_db, copy)  # the session's demo database stays untouched
     conn = store.connect(copy)
     try:
-        first, last = conn.execute("SELECT min(window_start_ts), max(window_end_ts) FROM allocation").fetchall()[0]
+        first, last = conn.execute(
+            "SELECT min(window_start_ts), max(window_end_ts) FROM allocation"
+        ).fetchall()[0]
         differential(conn, spark, tmp_path, Window(first, last), [(b, i) for b in BY for i in IDLE])
     finally:
         conn.close()
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(rows=fleets(), modes=st.lists(st.tuples(st.sampled_from(BY), st.sampled_from(IDLE)), min_size=2, max_size=2, unique=True))
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=fleets(),
+    modes=st.lists(
+        st.tuples(st.sampled_from(BY), st.sampled_from(IDLE)), min_size=2, max_size=2, unique=True
+    ),
+)
 def test_random_fleets_match_duckdb(spark, tmp_path_factory, rows, modes):
     conn = store.connect(":memory:")
     try:
