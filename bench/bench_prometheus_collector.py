@@ -3,8 +3,9 @@
 Builds a synthetic DCGM TSDB (GPUs x 6 metrics x hours at 15 s) with promtool, serves it with
 /usr/bin/prometheus on 127.0.0.1, then times
   plain:     the same chunked `last_over_time` range queries with requests + resp.json(), no load;
-  collector: costlab.collect.prometheus.collect() for the DCGM group into a fresh DuckDB file.
-and prints both wall times and the ratio (target <= 1.3).
+  collector: costlab.collect.prometheus.collect() for the DCGM group into a fresh DuckDB file
+             (`--concurrency` chunks fetched at once, default the setting's default),
+and prints both wall times, this process's CPU time per phase, and the ratio (target <= 1.3).
 
     uv run python bench/bench_prometheus_collector.py --gpus 50 --hours 24       # ~1.7M samples
     uv run python bench/bench_prometheus_collector.py --gpus 1000 --hours 36     # ~52M samples
@@ -104,6 +105,12 @@ def plain_fetch(url: str, window: Window, n_series_per_metric: int, max_samples:
     return samples
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) this process has used (Prometheus' own CPU is not counted)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _rss_mib() -> float:
     """Peak RSS of this process so far (Linux: ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -117,6 +124,12 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=24)
     ap.add_argument("--max-samples", type=int, default=1_000_000, help="max_samples_per_query")
     ap.add_argument("--jobs", type=int, default=2, help="promtool conversions in parallel")
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        default=PrometheusSettings.model_fields["max_concurrency"].default,
+        help="the collector's max_concurrency (chunks fetched at once)",
+    )
     ap.add_argument(
         "--data-dir",
         type=Path,
@@ -140,26 +153,32 @@ def main() -> None:
             plain_fetch(
                 server.url, Window(T0, T0 + timedelta(hours=1)), args.gpus, args.max_samples
             )  # warm-up
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), _cpu_s()
             got = plain_fetch(server.url, window, args.gpus, args.max_samples)
-            plain_s = time.perf_counter() - t
+            plain_s, plain_cpu = time.perf_counter() - t, _cpu_s() - cpu
             plain_rss = _rss_mib()
             conn = store.connect(root / "bench.duckdb")
-            settings = PrometheusSettings(url=server.url, max_samples_per_query=args.max_samples)
-            t = time.perf_counter()
+            settings = PrometheusSettings(
+                url=server.url,
+                max_samples_per_query=args.max_samples,
+                max_concurrency=args.concurrency,
+            )
+            t, cpu = time.perf_counter(), _cpu_s()
             report = collect(conn, window=window, settings=settings, groups=(DCGM,))
-            coll_s = time.perf_counter() - t
+            coll_s, coll_cpu = time.perf_counter() - t, _cpu_s() - cpu
             rows = conn.execute("SELECT count(*) FROM gpu_samples").fetchone()[0]
             conn.close()
         print(
             f"plain HTTP range queries: {plain_s:8.2f}s  {got:,} samples  "
-            f"{got / plain_s:,.0f} samples/s  (peak RSS so far {plain_rss:,.0f} MiB)"
+            f"{got / plain_s:,.0f} samples/s  (client CPU {plain_cpu:.1f}s, "
+            f"peak RSS so far {plain_rss:,.0f} MiB)"
         )
         print(
             f"collector (fetch+load):   {coll_s:8.2f}s  {report.groups[0].samples:,} samples "
             f"-> {rows:,} rows in {report.groups[0].chunks} chunks"
             f"  {report.groups[0].samples / coll_s:,.0f} samples/s"
-            f"  (peak RSS {_rss_mib():,.0f} MiB)"
+            f"  (client CPU {coll_cpu:.1f}s, concurrency {args.concurrency}, "
+            f"peak RSS {_rss_mib():,.0f} MiB)"
         )
         print(f"ratio collector/plain: {coll_s / plain_s:.2f}x (target <= 1.30x)")
 

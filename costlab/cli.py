@@ -137,6 +137,21 @@ def demo(
     _show(pipeline.run_demo(state.db, days=days, seed=seed, console=console))
 
 
+PARQUET_HELP = (
+    "After the run, publish the partitions it touched to this Parquet layout "
+    "(folder or s3://bucket/prefix; docs/scaling.md)."
+)
+
+
+def _published(root: str | None, source: str, run: Any) -> Any:
+    """Run a collector; with --parquet, then publish what it loaded to the Parquet layout."""
+    if root is None:
+        return run()
+    from costlab.scale.publish import collect_and_publish
+
+    return collect_and_publish(state.db, root, source, run)
+
+
 @collect_app.command("prometheus")
 def collect_prometheus(
     url: Annotated[
@@ -151,10 +166,38 @@ def collect_prometheus(
     cluster: Annotated[
         str | None, typer.Option(help="Cluster name to record (default: the `cluster` label).")
     ] = None,
+    parquet: Annotated[str | None, typer.Option("--parquet", help=PARQUET_HELP)] = None,
+    clusters: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Shard by cluster: collect these (comma-separated or repeated), each with a "
+            'cluster="NAME" matcher and its own watermarks (docs/collect-prometheus.md).'
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Chunks fetched at once (default 2; at most this + 1 in memory)."),
+    ] = None,
 ) -> None:
     """Collect DCGM, kube-state-metrics and Karpenter series from Prometheus."""
     fn = _entry("costlab.collect.prometheus", "collect_from_cli")
-    _show(fn(state.db, url=url, start=start, end=end, step=step, cluster=cluster, console=console))
+    _show(
+        _published(
+            parquet,
+            "prometheus",
+            lambda: fn(
+                state.db,
+                url=url,
+                start=start,
+                end=end,
+                step=step,
+                cluster=cluster,
+                console=console,
+                clusters=clusters,
+                concurrency=concurrency,
+            ),
+        )
+    )
 
 
 @collect_app.command("langfuse")
@@ -165,10 +208,11 @@ def collect_langfuse(
             help="LangFuse base URL; keys from LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY."
         ),
     ],
+    parquet: Annotated[str | None, typer.Option("--parquet", help=PARQUET_HELP)] = None,
 ) -> None:
     """Collect LangFuse GENERATION observations (tokens, model, latency, cost) incrementally."""
     fn = _entry("costlab.collect.langfuse", "collect_from_cli")
-    _show(fn(state.db, host=host, console=console))
+    _show(_published(parquet, "langfuse", lambda: fn(state.db, host=host, console=console)))
 
 
 @collect_app.command("prices")

@@ -13,9 +13,11 @@ samples") raises `QueryTooLarge`, so the caller can split the range and ask agai
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -73,6 +75,14 @@ class ClientStats:
     requests: int = 0
     retries: int = 0
     samples: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, requests: int = 0, retries: int = 0, samples: int = 0) -> None:
+        """Thread-safe: the collector fetches several chunks at once."""
+        with self.lock:
+            self.requests += requests
+            self.retries += retries
+            self.samples += samples
 
 
 class PromClient:
@@ -88,6 +98,7 @@ class PromClient:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         auth: requests.auth.AuthBase | None = None,
+        query_params: dict[str, str] | None = None,
         sleep=time.sleep,
     ) -> None:
         if not url.startswith(("http://", "https://")):
@@ -95,12 +106,16 @@ class PromClient:
         self.base = url.rstrip("/")
         if self.base.endswith("/api/v1"):
             self.base = self.base[: -len("/api/v1")]
-        self.session = requests.Session()
-        self.session.headers.update(headers or {})
+        self.headers = dict(headers or {})
         if bearer_token:
-            self.session.headers["Authorization"] = f"Bearer {bearer_token}"
-        self.session.verify = verify_tls
-        self.session.auth = auth
+            self.headers["Authorization"] = f"Bearer {bearer_token}"
+        self.verify_tls = verify_tls
+        self.auth = auth
+        self.query_params = dict(query_params or {})
+        # One requests.Session per thread (sessions are not thread-safe); all closed by close().
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -108,15 +123,37 @@ class PromClient:
         self.sleep = sleep
         self.stats = ClientStats()
 
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session (connection pool, headers, TLS and auth settings)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(self.headers)
+            session.verify = self.verify_tls
+            session.auth = self.auth
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
     def close(self) -> None:
-        self.session.close()
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
 
     def _get(self, path: str, params: dict | list) -> object:
-        """POST form-encoded (the API accepts GET or POST; POST keeps long queries out of URLs)."""
+        """The `data` of a successful API response (see `_post`)."""
+        return _data(path, self._post(path, params).json())
+
+    def _post(self, path: str, params: dict | list) -> requests.Response:
+        """POST form-encoded (the API accepts GET or POST; POST keeps long queries out of URLs);
+        an HTTP 200 response, after retries of transient failures."""
         url = f"{self.base}/api/v1/{path}"
         attempt = 0
         while True:
-            self.stats.requests += 1
+            self.stats.add(requests=1)
             failure: str
             try:
                 resp = self.session.post(url, data=params, timeout=self.timeout_s)
@@ -124,12 +161,7 @@ class PromClient:
                 failure = f"{type(exc).__name__}: {exc}"
             else:
                 if resp.status_code == 200:
-                    body = resp.json()
-                    if body.get("status") != "success":
-                        raise CollectorError(
-                            f"Prometheus {path}: {body.get('errorType')}: {body.get('error')}"
-                        )
-                    return body["data"]
+                    return resp
                 text = _error_text(resp)
                 if resp.status_code in (400, 422) and any(m in text for m in _TOO_LARGE):
                     raise QueryTooLarge(text)
@@ -151,7 +183,7 @@ class PromClient:
                 self.max_retries,
                 delay,
             )
-            self.stats.retries += 1
+            self.stats.add(retries=1)
             attempt += 1
             self.sleep(delay)
 
@@ -159,17 +191,44 @@ class PromClient:
         data = self._get("series", {"match[]": match, "start": _epoch(start), "end": _epoch(end)})
         return len(data)  # type: ignore[arg-type]
 
+    def _range_params(self, query: str, start: datetime, end: datetime, step_s: float) -> dict:
+        return {
+            **self.query_params,
+            "query": query,
+            "start": _epoch(start),
+            "end": _epoch(end),
+            "step": step_s,
+        }
+
     def query_range(self, query: str, start: datetime, end: datetime, step_s: float) -> list[dict]:
         """Evaluation points start, start+step, ..., <= end (both ends inclusive)."""
-        data = self._get(
-            "query_range",
-            {"query": query, "start": _epoch(start), "end": _epoch(end), "step": step_s},
+        data = self._get("query_range", self._range_params(query, start, end, step_s))
+        return _matrix(data)
+
+    def query_range_frame(
+        self, metric: str, query: str, start: datetime, end: datetime, step_s: float
+    ) -> pl.DataFrame:
+        """`query_range` as a sample frame (`matrix_to_frame`), read straight from the response
+        bytes when they have the compact form Prometheus writes (`matrix_bytes_to_frame`)."""
+        resp = self._post("query_range", self._range_params(query, start, end, step_s))
+        frame = matrix_bytes_to_frame(metric, resp.content)
+        if frame is None:
+            frame = matrix_to_frame(metric, _matrix(_data("query_range", resp.json())))
+        return frame
+
+
+def _data(path: str, body: dict) -> object:
+    if body.get("status") != "success":
+        raise CollectorError(f"Prometheus {path}: {body.get('errorType')}: {body.get('error')}")
+    return body["data"]
+
+
+def _matrix(data: object) -> list[dict]:
+    if data.get("resultType") != "matrix":  # type: ignore[attr-defined]
+        raise CollectorError(
+            f"expected a matrix from query_range, got {data.get('resultType')}"  # type: ignore[attr-defined]
         )
-        if data.get("resultType") != "matrix":  # type: ignore[union-attr]
-            raise CollectorError(
-                f"expected a matrix from query_range, got {data.get('resultType')}"
-            )  # type: ignore[union-attr]
-        return data["result"]  # type: ignore[index]
+    return data["result"]  # type: ignore[index]
 
 
 def _error_text(resp: requests.Response) -> str:
@@ -184,6 +243,9 @@ def _epoch(ts: datetime) -> str:
     return f"{ts.timestamp():.3f}"
 
 
+_SAMPLES_SCHEMA = {"metric": pl.String, "ts": pl.Datetime("us", "UTC"), "value": pl.Float64}
+
+
 def matrix_to_frame(metric: str, result: list[dict]) -> pl.DataFrame:
     """A query_range matrix to a *sample frame* (costlab.collect.series): metric, ts, value, labels.
 
@@ -191,34 +253,105 @@ def matrix_to_frame(metric: str, result: list[dict]) -> pl.DataFrame:
     loader can quarantine them with a reason.
     """
     if not result:
-        return pl.DataFrame(
-            schema={"metric": pl.String, "ts": pl.Datetime("us", "UTC"), "value": pl.Float64}
-        )
-    counts = np.fromiter((len(s["values"]) for s in result), dtype=np.int64, count=len(result))
+        return pl.DataFrame(schema=_SAMPLES_SCHEMA)
     ts: list[float] = []
     values: list[str] = []
+    counts = []
     for s in result:
-        pairs = s["values"]
-        ts.extend(p[0] for p in pairs)
-        values.extend(p[1] for p in pairs)
-    labels = pl.DataFrame(
-        [{k: v for k, v in s["metric"].items() if k != "__name__"} for s in result]
+        stamps, texts = zip(*s["values"], strict=True) if s["values"] else ((), ())
+        ts.extend(stamps)
+        values.extend(texts)
+        counts.append(len(stamps))
+    return _samples(
+        metric,
+        [s["metric"] for s in result],
+        np.asarray(counts, dtype=np.int64),
+        pl.Series(ts, dtype=pl.Float64),
+        pl.Series(values, dtype=pl.String),
     )
-    sid = pl.Series("_sid", np.repeat(np.arange(len(result), dtype=np.int64), counts))
+
+
+# The compact JSON Prometheus (and Thanos, Mimir, Cortex/AMP, which share its API code) writes:
+# {"status":"success","data":{"resultType":"matrix","result":[{"metric":{...},"values":[[t,"v"],
+# ...]},...]}...}. JSON strings cannot hold a bare `"`, so these separators only occur as syntax.
+_MATRIX_PREFIX = '{"status":"success","data":{"resultType":"matrix","result":['
+_SERIES = '{"metric":'
+_VALUES = ',"values":[['
+
+
+def matrix_bytes_to_frame(metric: str, body: bytes) -> pl.DataFrame | None:
+    """A query_range response body to a sample frame without a Python object per sample.
+
+    Each series' labels are parsed as JSON (one small object per series); its `values` text is
+    split into times and values by polars string functions. Returns None when the body is not in
+    the exact compact form above (errors, whitespace, histograms, other field order): the caller
+    then parses it as JSON. The result equals
+    `matrix_to_frame(metric, json.loads(body)["data"]["result"])` (tests/collect/
+    test_prometheus_parse.py).
+    """
+    text = body.decode("utf-8")
+    if not text.startswith(_MATRIX_PREFIX):
+        return None
+    parts = text[len(_MATRIX_PREFIX) :].split(_SERIES)
+    if len(parts) == 1:
+        return pl.DataFrame(schema=_SAMPLES_SCHEMA) if parts[0].startswith("]}") else None
+    if parts[0]:
+        return None
+    labels, series = [], []
+    for i, part in enumerate(parts[1:], start=1):
+        a = part.find(_VALUES)
+        b = part.find("]]", a)
+        if a < 0 or b < 0:
+            return None
+        tail = part[b + 2 :]
+        last = i == len(parts) - 1
+        if (last and not tail.startswith("}]}")) or (not last and tail != "},"):
+            return None
+        labels.append(part[:a])
+        series.append(part[a + len(_VALUES) : b])
+    # `t1,"v1"],[t2,"v2"` -> `t1,v1,t2,v2` -> one flat list: even items times, odd ones values.
+    flat = pl.DataFrame({"_s": series}).select(
+        pl.col("_s")
+        .str.strip_suffix('"')
+        .str.replace_all('"],[', ",", literal=True)
+        .str.replace_all(',"', ",", literal=True)
+        .str.split(",")
+    )
+    items = flat["_s"].list.len().to_numpy()
+    if (items % 2).any():
+        return None
+    counts = (items // 2).astype(np.int64)
+    flat_items = flat["_s"].explode()
+    ts = flat_items.gather_every(2).cast(pl.Float64, strict=False)
+    values = flat_items.gather_every(2, offset=1)
+    if ts.null_count() or values.str.contains(r'["\[\], ]').any():
+        return None
+    try:
+        metrics = json.loads("[" + ",".join(labels) + "]")
+    except ValueError:
+        return None
+    return _samples(metric, metrics, counts, ts, values)
+
+
+def _samples(
+    metric: str, metrics: list[dict], counts: np.ndarray, ts: pl.Series, values: pl.Series
+) -> pl.DataFrame:
+    """Sample frame from per-series labels, per-series sample counts and the flat samples."""
     samples = pl.DataFrame(
         {
-            "_sid": sid,
-            "ts": (pl.Series(ts, dtype=pl.Float64) * 1000).round(0).cast(pl.Int64),
-            "value": pl.Series(values, dtype=pl.String).cast(pl.Float64, strict=False),
+            "ts": (ts * 1000).round(0).cast(pl.Int64),
+            "value": values.cast(pl.Float64, strict=False),
         }
-    ).with_columns(
-        pl.from_epoch("ts", time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+    ).select(
+        pl.from_epoch("ts", time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us"),
+        "value",
     )
+    rows = [{k: v for k, v in m.items() if k != "__name__"} for m in metrics]
+    labels = pl.from_dicts(rows, infer_schema_length=None) if any(rows) else pl.DataFrame()
     if labels.width:
-        samples = samples.join(
-            labels.with_row_index("_sid").with_columns(pl.col("_sid").cast(pl.Int64)), on="_sid"
-        )
-    return samples.drop("_sid").with_columns(pl.lit(metric).alias("metric"))
+        sid = pl.Series("_sid", np.repeat(np.arange(len(metrics), dtype=np.int64), counts))
+        samples = pl.concat([samples, labels.select(pl.all().gather(sid))], how="horizontal")
+    return samples.with_columns(pl.lit(metric).alias("metric"))
 
 
 def epoch_now() -> datetime:

@@ -8,8 +8,10 @@ Pure frame functions used by the Prometheus collector's loaders (no I/O):
   Karpenter nodes and nodes of other node groups (EKS managed node groups, self-managed ASGs).
   A node is present at a timestamp when Karpenter reports its GPU allocatable, or when
   kube_node_labels reports it and it has GPUs at that timestamp (a GPU-count node label, or DCGM
-  GPUs with `Hostname` = the node). Per attribute Karpenter's value wins and node labels fill what
-  it lacks; both present and different is returned as a mismatch (a warning, Karpenter kept).
+  GPUs with `Hostname` = the node), or when only DCGM reports GPUs on it (a node without Karpenter
+  or kube_node_labels series: GPU count and model only, the loader marks the rest unknown). Per
+  attribute Karpenter's value wins, node labels fill what it lacks, DCGM what both lack; Karpenter
+  and labels both present and different is returned as a mismatch (a warning, Karpenter kept).
   Presence is decided per timestamp, so it does not depend on how the range was chunked.
 * `fill_pod_nodes` gives request samples without a `node` label the node of the pod's
   `kube_pod_info` sample at the same timestamp.
@@ -147,24 +149,53 @@ def _labelled_nodes(frame: pl.DataFrame) -> pl.DataFrame:
         .alias("capacity_type"),
         pl.col("instance_gpu_name").pipe(gpu_short_name).str.to_lowercase(),
     )
-    dcgm = frame.filter(pl.col("metric") == DCGM_GPUS_BY_NODE)
-    if dcgm.height:
-        gpus = dcgm.group_by("cluster", _col(dcgm, "Hostname").alias("node"), "ts").agg(
-            pl.col("value").sum().alias("_dcgm_gpus"),
-            _col(dcgm, "modelName").drop_nulls().first().alias("_dcgm_model"),
-        )
-        shaped = shaped.join(gpus, on=["cluster", "node", "ts"], how="left").with_columns(
+    gpus = _dcgm_nodes(frame)
+    if gpus.height:
+        shaped = shaped.join(
+            gpus.select(
+                "cluster",
+                "node",
+                "ts",
+                pl.col("gpu_count").alias("_dcgm_gpus"),
+                pl.col("instance_gpu_name").alias("_dcgm_model"),
+            ),
+            on=["cluster", "node", "ts"],
+            how="left",
+        ).with_columns(
             pl.coalesce("gpu_count", "_dcgm_gpus").alias("gpu_count"),
-            pl.coalesce(
-                "instance_gpu_name", gpu_short_name(pl.col("_dcgm_model")).str.to_lowercase()
-            ).alias("instance_gpu_name"),
+            pl.coalesce("instance_gpu_name", "_dcgm_model").alias("instance_gpu_name"),
         )
     return shaped.filter(pl.col("gpu_count") > 0).select(_empty_nodes().columns)
 
 
-def node_presence(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Karpenter + kube_node_labels (+ DCGM GPU counts) to a Karpenter-shaped sample frame.
+def _dcgm_nodes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Nodes as dcgm-exporter sees them, per timestamp: `Hostname`, the number of distinct GPUs
+    (UUIDs: MIG instances count once, as their parent GPU) and the GPU model; no other
+    attribute is known."""
+    dcgm = frame.filter(pl.col("metric") == DCGM_GPUS_BY_NODE)
+    if dcgm.height == 0:
+        return _empty_nodes()
+    return (
+        dcgm.group_by("cluster", _col(dcgm, "Hostname").alias("node"), "ts")
+        .agg(
+            pl.col("value").sum().alias("gpu_count"),
+            _col(dcgm, "modelName").drop_nulls().sort().first().alias("instance_gpu_name"),
+        )
+        .with_columns(
+            gpu_short_name(pl.col("instance_gpu_name")).str.to_lowercase(),
+            *[pl.lit(None, dtype=pl.String).alias(a) for a in ATTRS if a != "instance_gpu_name"],
+        )
+        .filter(pl.col("gpu_count") > 0)
+        .select(_empty_nodes().columns)
+    )
 
+
+def node_presence(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Karpenter + kube_node_labels + DCGM GPU counts to a Karpenter-shaped sample frame.
+
+    A node is present at a timestamp when any of the three reports it (DCGM: a GPU whose
+    `Hostname` is the node); attributes come from Karpenter, then node labels, then DCGM (GPU
+    count and model only), so a node Karpenter knows is one node, never two.
     Input: a sample frame with a `cluster` column. Output: (samples, mismatches); samples have
     metric = karpenter_nodes_allocatable, resource_type = nvidia_com_gpu, node_name, the node
     attributes and value = GPU count, one row per (cluster, node, ts); mismatches are (cluster,
@@ -174,10 +205,13 @@ def node_presence(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         return pl.DataFrame(), pl.DataFrame()
     karp = _karpenter_nodes(frame).with_columns(pl.lit(0).alias("_src"))
     labelled = _labelled_nodes(frame).with_columns(pl.lit(1).alias("_src"))
+    dcgm = _dcgm_nodes(frame).with_columns(pl.lit(2).alias("_src"))
     keys = ["cluster", "node", "ts"]
-    both = pl.concat([karp, labelled], how="vertical_relaxed").filter(pl.col("node").is_not_null())
+    every = pl.concat([karp, labelled, dcgm], how="vertical_relaxed").filter(
+        pl.col("node").is_not_null()
+    )
     merged = (
-        both.sort(keys + ["_src"])
+        every.sort(keys + ["_src"])
         .group_by(keys, maintain_order=True)
         .agg(*[pl.col(a).drop_nulls().first() for a in ATTRS + ["gpu_count"]])
         .with_columns(

@@ -61,18 +61,20 @@ def gpu_samples_from_dcgm(
         _col(frame, "namespace").alias("namespace"),
         _col(frame, "pod").alias("pod"),
         _col(frame, "container").alias("container"),
-        pl.col("metric").replace_strict(DCGM_FIELDS).alias("field"),
+        pl.col("metric"),
         pl.col("value"),
     )
     index = ["ts", "cluster", "node", "gpu_index", "gpu_uuid", "mig_instance_id"]
     labels = ["mig_profile", "model_name", "namespace", "pod", "container"]
-    # A pod's labels can be absent on some scrapes: take any non-null value per sample key.
-    values = keyed.pivot(on="field", index=index, values="value", aggregate_function="last")
-    label_values = keyed.group_by(index).agg(pl.col(c).drop_nulls().last() for c in labels)
-    out = values.join(label_values, on=index, how="left", nulls_equal=True)
-    for name in DCGM_FIELDS.values():
-        if name not in out.columns:
-            out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
+    # One group per sample key (a pivot of the fields, in one pass): each field's last value, and
+    # for labels any non-null value (a pod's labels can be absent on some scrapes).
+    out = keyed.group_by(index).agg(
+        *[
+            pl.col("value").filter(pl.col("metric") == metric).last().alias(name)
+            for metric, name in DCGM_FIELDS.items()
+        ],
+        *[pl.col(c).drop_nulls().last() for c in labels],
+    )
     sample_ms = pl.lit(None if step is None else int(step.total_seconds() * 1000), dtype=pl.Int32)
     return out.select(index + labels + list(DCGM_FIELDS.values())).with_columns(
         sample_ms.alias("sample_ms")

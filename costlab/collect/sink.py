@@ -117,13 +117,32 @@ def _violations(frame: pl.DataFrame, table: str) -> pl.Expr:
 
 
 def load(
-    conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, run_id: str | None = None
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    *,
+    run_id: str | None = None,
+    append: bool = False,
 ) -> LoadReport:
     """Validate and upsert `frame` into `table`; bad rows go to `quarantine`. Not transactional
-    by itself: callers wrap a chunk (rows + watermark) in `store.transaction`."""
+    by itself: callers wrap a chunk (rows + watermark) in `store.transaction`.
+
+    `append=True` inserts without looking for rows to replace: only for a caller that knows no
+    stored row has the key of any row in `frame` (e.g. samples newer than everything stored), so
+    the result is the same as an upsert."""
+    good, report = validate(conn, table, frame, run_id=run_id)
+    report.loaded = append_rows(conn, table, good) if append else upsert_rows(conn, table, good)
+    return report
+
+
+def validate(
+    conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, run_id: str | None = None
+) -> tuple[pl.DataFrame, LoadReport]:
+    """The rows of `frame` fit to load, one per key (the last wins), and a report; bad rows are
+    written to `quarantine` with their reason."""
     report = LoadReport(table)
     if frame.height == 0:
-        return report
+        return frame, report
     checked = frame.with_columns(_violations(frame, table).alias("_reason"))
     bad = checked.filter(pl.col("_reason").is_not_null())
     good = checked.filter(pl.col("_reason").is_null()).drop("_reason")
@@ -161,8 +180,30 @@ def load(
     keys = [c for c in store.primary_key(conn, table) if c in good.columns]
     if keys:
         good = good.unique(subset=keys, keep="last", maintain_order=True)
-    report.loaded = store.upsert(conn, table, good.to_arrow())
-    return report
+    return good, report
+
+
+def upsert_rows(conn: duckdb.DuckDBPyConnection, table: str, good: pl.DataFrame) -> int:
+    """Insert validated rows, replacing stored rows with the same key."""
+    return store.upsert(conn, table, good.to_arrow()) if good.height else 0
+
+
+def append_rows(conn: duckdb.DuckDBPyConnection, table: str, good: pl.DataFrame) -> int:
+    """Insert validated rows that have no stored counterpart (see `load(append=True)`); a row
+    whose key is stored after all makes the insert fail rather than duplicate it."""
+    if good.height == 0:
+        return 0
+    known = set(store.table_columns(conn, table))  # raises for a table that does not exist
+    unknown = [c for c in good.columns if c not in known]
+    if unknown:
+        raise store.StoreError(f"table {table} has no column(s) {', '.join(unknown)}")
+    cols = ", ".join(f'"{c}"' for c in good.columns)  # names from the catalogue only
+    conn.register("_costlab_appended", good.to_arrow())
+    try:
+        conn.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM _costlab_appended')
+    finally:
+        conn.unregister("_costlab_appended")
+    return good.height
 
 
 def set_watermark(

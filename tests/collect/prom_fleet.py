@@ -8,7 +8,9 @@ T0 = 2026-11-01T00:00Z, step i = T0 + 15 s x i, i in [0, 480).
 - node-b: g5.12xlarge spot, us-east-1b, nodepool spot, 4 A10G; interrupted: last sample i=199,
   so it lives [T0, T0+50m); karpenter_nodeclaims_disrupted_total{reason="spot_interrupted"}
   steps up at i=199.
-- node-c: g5.12xlarge spot, us-east-1b, from i=220 (T0+55m) to the end.
+- node-c: g5.12xlarge spot, us-east-1b, from i=220 (T0+55m) to the end in Karpenter and
+  kube_node_labels; its GPU-c0 reports to DCGM from i=215: one node from T0+53m45s, Karpenter's
+  attributes (a window ending before i=220 sees it as a DCGM-only node; a later one fixes it).
 - pods: team-a/train-0 (4 x nvidia.com/gpu) on node-b i in [0, 200), then on node-c i in [222, 480);
   team-b/infer-0 (1 x nvidia.com/mig-1g.10gb) on node-a the whole window;
   team-b/pending-0 requests a GPU with node="" (pending: holds nothing).
@@ -22,6 +24,10 @@ T0 = 2026-11-01T00:00Z, step i = T0 + 15 s x i, i in [0, 480).
   g4dn.xlarge, us-east-1c, no region label): seen only through kube_node_labels and DCGM (GPU-d0,
   Tesla T4) the whole window -> a nodes row (spot, us-east-1, 1 x T4).
 - cpu-0: kube_node_labels only, no GPUs: not a nodes row.
+- node-e: seen only by dcgm-exporter (no Karpenter series, no kube_node_labels: e.g. a
+  self-managed node group), GPU-e0 and GPU-e1 (NVIDIA L4) for i in [40, 400) -> a nodes row
+  [T0+10m, T0+100m) with 2 x L4 and instance type, capacity type and region 'unknown', plus a
+  node-without-karpenter-labels row in collection_gaps over the same time.
 - team-b/notebook-0 (1 x nvidia.com/gpu, StatefulSet notebook) has no `node` label on its request
   series (old kube-state-metrics): kube_pod_info puts it on node-d.
 - kube_pod_info for every pod, plus team-c/web-0 that requests no GPU (not fetched).
@@ -53,14 +59,16 @@ def fleet_series() -> list:
     out = []
     every = range(N)
     a0 = [i for i in every if not 300 <= i < 320]
-    b_idx, c_idx = range(0, 200), range(220, N)
+    b_idx, c_idx, e_idx = range(0, 200), range(220, N), range(40, 400)
     gpus = [
         ("node-a", "0", "GPU-a0", None, "NVIDIA A100-SXM4-40GB", a0, True),
         ("node-a", "1", "GPU-a1", ("1", "1g.10gb"), "NVIDIA A100-SXM4-40GB", every, True),
         ("node-a", "1", "GPU-a1", ("2", "1g.10gb"), "NVIDIA A100-SXM4-40GB", every, True),
         ("node-b", "0", "GPU-b0", None, "NVIDIA A10G", b_idx, False),
-        ("node-c", "0", "GPU-c0", None, "NVIDIA A10G", c_idx, False),
+        ("node-c", "0", "GPU-c0", None, "NVIDIA A10G", range(215, N), False),
         ("node-d", "0", "GPU-d0", None, "Tesla T4", every, False),
+        ("node-e", "0", "GPU-e0", None, "NVIDIA L4", e_idx, False),
+        ("node-e", "1", "GPU-e1", None, "NVIDIA L4", e_idx, False),
     ]
     for host, gpu, uuid, mig, model, idx, prof in gpus:
         labels = {

@@ -12,10 +12,10 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 from prom_fleet import T0, at
 from prom_server import Proxy
+from prom_snapshot import TABLES, snapshot
 
 from costlab import store
 from costlab.collect import sink
@@ -33,25 +33,6 @@ from costlab.timeutil import Window
 pytestmark = pytest.mark.service
 
 FULL = Window(T0, at(480))
-TABLES = {
-    "gpu_samples": "SELECT * FROM gpu_samples ORDER BY ALL",
-    "nodes": "SELECT * FROM nodes ORDER BY ALL",
-    "pod_gpu_requests": "SELECT * FROM pod_gpu_requests ORDER BY ALL",
-    "pod_labels": "SELECT * FROM pod_labels ORDER BY ALL",
-    "namespace_labels": "SELECT * FROM namespace_labels ORDER BY ALL",
-    "prices": "SELECT * FROM prices ORDER BY ALL",
-    "gaps": "SELECT source, series, gap_start_ts, gap_end_ts, kind FROM collection_gaps "
-    "ORDER BY ALL",
-    "node_presence": "SELECT * FROM prometheus_node_presence ORDER BY ALL",
-    "pod_presence": "SELECT * FROM prometheus_pod_presence ORDER BY ALL",
-    "pod_label_seen": "SELECT * FROM prometheus_pod_label_seen ORDER BY ALL",
-    "namespace_label_seen": "SELECT * FROM prometheus_namespace_label_seen ORDER BY ALL",
-    "pod_info": "SELECT * FROM prometheus_pod_info ORDER BY ALL",
-}
-
-
-def snapshot(conn: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
-    return {name: conn.execute(sql).fetchall() for name, sql in TABLES.items()}
 
 
 def settings(url: str, **kw) -> PrometheusSettings:
@@ -105,7 +86,7 @@ def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):
         ),
         (
             "node-c",
-            at(220),
+            at(215),
             None,
             None,
             "spot",
@@ -129,6 +110,20 @@ def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):
             "us-east-1c",
             1,
             "T4",
+        ),
+        # Seen only by DCGM: GPU count and model from DCGM, the rest unknown (unpriced).
+        (
+            "node-e",
+            at(40),
+            at(400),
+            "unknown",
+            None,
+            "unknown",
+            "unknown",
+            "unknown",
+            None,
+            2,
+            "L4",
         ),
     ]
     # cpu-0 (labels only, no GPU) is not a node row; node-b's label disagrees with Karpenter.
@@ -228,8 +223,10 @@ def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):
             "NVIDIA A100-SXM4-40GB",
         ),
         ("node-b", 0, "GPU-b0", -1, None, 200, 200, 0, None, None, 1024.0, "NVIDIA A10G"),
-        ("node-c", 0, "GPU-c0", -1, None, 260, 260, 0, None, None, 1024.0, "NVIDIA A10G"),
+        ("node-c", 0, "GPU-c0", -1, None, 265, 265, 0, None, None, 1024.0, "NVIDIA A10G"),
         ("node-d", 0, "GPU-d0", -1, None, 480, 480, 0, None, None, 1024.0, "Tesla T4"),
+        ("node-e", 0, "GPU-e0", -1, None, 360, 360, 0, None, None, 1024.0, "NVIDIA L4"),
+        ("node-e", 1, "GPU-e1", -1, None, 360, 360, 0, None, None, 1024.0, "NVIDIA L4"),
     ]
     assert fresh_db.execute(
         "SELECT util_pct, power_w, temp_c, fb_free_mib, engine_active_ratio FROM gpu_samples "
@@ -294,6 +291,14 @@ def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):
             at(310),
             "request-mismatch",
         ),
+        # node-e has no Karpenter series and no kube_node_labels: recorded, unpriced.
+        (
+            "prometheus",
+            'kube_node_labels{cluster="default",node="node-e"}',
+            at(40),
+            at(400),
+            "node-without-karpenter-labels",
+        ),
     ]
     assert report.counters == {
         "karpenter_nodes_created_total": 1.0,
@@ -319,9 +324,9 @@ def test_small_chunks_equal_one_chunk(fleet_prometheus, fresh_db, full_load):
         fresh_db, window=FULL, settings=settings(fleet_prometheus.url, max_samples_per_query=300)
     )
     chunks = {g.name: g.chunks for g in report.groups}
-    # 27 DCGM series -> 11 points per chunk; node group: 3 allocatable + 1 disrupted + 5 node
+    # 37 DCGM series -> 8 points per chunk; node group: 3 allocatable + 1 disrupted + 5 node
     # labels + 5 (the DCGM-per-node count is sized by the node labels) -> 21 points per chunk.
-    assert (chunks["gpu_samples"], chunks["nodes"]) == (44, 23)
+    assert (chunks["gpu_samples"], chunks["nodes"]) == (60, 23)
     assert snapshot(fresh_db) == full_load
 
 
@@ -338,8 +343,9 @@ def test_incremental_runs_merge_open_intervals(fleet_prometheus, fresh_db, full_
     ).fetchall() == [
         ("node-a", T0, None),
         ("node-b", T0, at(200)),
-        ("node-c", at(220), None),
+        ("node-c", at(215), None),
         ("node-d", T0, None),
+        ("node-e", at(40), None),
     ]
     assert sink.get_watermark(fresh_db, "prometheus", "DCGM_FI_DEV_GPU_UTIL") == at(240)
     with Proxy(fleet_prometheus.url) as proxy:
@@ -353,11 +359,49 @@ def test_incremental_runs_merge_open_intervals(fleet_prometheus, fresh_db, full_
     assert min(start for q, start in starts if "price" in q) == at(220)
     assert min(start for q, start in starts if "_total" in q) == at(240) - timedelta(minutes=12)
     assert snapshot(fresh_db) == full_load
-    assert fresh_db.execute("SELECT count(*) FROM nodes").fetchone() == (4,)
+    assert fresh_db.execute("SELECT count(*) FROM nodes").fetchone() == (5,)
     # A third run with nothing new changes nothing and fetches only the lag.
     with Proxy(fleet_prometheus.url) as proxy:
         collect(fresh_db, settings=settings(proxy.url), now=at(480))
     assert snapshot(fresh_db) == full_load
+
+
+def test_a_node_first_seen_by_dcgm_alone_is_fixed_when_karpenter_reports_it(
+    fleet_prometheus, fresh_db, full_load
+):
+    s = settings(fleet_prometheus.url)
+    collect(fresh_db, window=Window(T0, at(218)), settings=s)
+    node_c = "SELECT start_ts, instance_type, capacity_type, region, gpu_count FROM nodes "
+    node_c += "WHERE node = 'node-c'"
+    notices = "SELECT series, gap_start_ts FROM collection_gaps WHERE kind = $k ORDER BY ALL"
+    kind = {"k": "node-without-karpenter-labels"}
+    assert fresh_db.execute(node_c).fetchall() == [(at(215), "unknown", "unknown", "unknown", 1)]
+    assert fresh_db.execute(notices, kind).fetchall() == [
+        ('kube_node_labels{cluster="default",node="node-c"}', at(215)),
+        ('kube_node_labels{cluster="default",node="node-e"}', at(40)),
+    ]
+    collect(fresh_db, window=Window(at(218), at(480)), settings=s)
+    # One node: Karpenter's attributes replace the unknowns and its notice is gone.
+    assert fresh_db.execute(node_c).fetchall() == [(at(215), "g5.12xlarge", "spot", "us-east-1", 4)]
+    assert snapshot(fresh_db) == full_load
+
+
+def test_dcgm_only_node_is_reported_unpriced_by_the_allocation(fleet_prometheus, fresh_db):
+    from costlab.allocate.gpu import allocate_window
+
+    collect(fresh_db, window=FULL, settings=settings(fleet_prometheus.url))
+    run = allocate_window(fresh_db, FULL, horizon=at(480))  # raises unless $ are conserved
+    unpriced = fresh_db.execute(
+        "SELECT node, instance_type, capacity_type, region, sum(node_hours) "
+        "FROM unpriced_node_hours GROUP BY ALL ORDER BY node"
+    ).fetchall()
+    # node-e: [T0+10m, T0+100m) = 1.5 h; node-d (g4dn.xlarge) has no price in the fixture.
+    assert unpriced == [
+        ("node-d", "g4dn.xlarge", "spot", "us-east-1", pytest.approx(2.0)),
+        ("node-e", "unknown", "unknown", "unknown", pytest.approx(1.5)),
+    ]
+    assert run.unpriced_node_hours == pytest.approx(3.5)
+    assert run.allocated_usd_micros == run.total_node_cost_usd_micros > 0
 
 
 def test_503_then_recovery_is_retried(fleet_prometheus, fresh_db, full_load):
@@ -372,7 +416,8 @@ def test_503_forever_fails_the_run_and_keeps_watermarks(fleet_prometheus, fresh_
     with Proxy(fleet_prometheus.url, fail_always=True) as proxy:
         with pytest.raises(CollectorError, match="HTTP 503"):
             collect(fresh_db, settings=settings(proxy.url, max_retries=2), now=at(240))
-    assert proxy.failed == 3
+    # Each request is tried 3 times; up to max_concurrency (2) requests were in flight.
+    assert proxy.failed in (3, 6)
     assert fresh_db.execute("SELECT status FROM collection_runs").fetchall() == [("failed",)]
     assert fresh_db.execute("SELECT count(*) FROM watermarks").fetchone() == (0,)
 
@@ -395,7 +440,7 @@ def test_killed_mid_range_then_rerun_equals_uninterrupted(fleet_prometheus, tmp_
     conn = store.connect(db)
     try:
         partial = conn.execute("SELECT count(*) FROM gpu_samples").fetchone()[0]
-        assert 0 < partial < 2360
+        assert 0 < partial < len(full_load["gpu_samples"])
         assert conn.execute("SELECT status FROM collection_runs").fetchall() == [("running",)]
         collect(
             conn,

@@ -1,11 +1,13 @@
-"""Memory stays bounded as the range grows: the collector holds the chunk being loaded and the one
-being fetched, never the whole range.
+"""Memory stays bounded as the range grows: the collector holds the chunk being loaded and the
+`max_concurrency` chunks being fetched, never the whole range.
 
 Same series (40 GPUs x 6 DCGM metrics = 240 series), `max_samples_per_query` = 48,000 (200 points
-per chunk): a 2-chunk range and an 8-chunk range (4x the samples) are collected in child
-processes. The 8-chunk run keeps at most 2 chunks' frames alive at once and its peak RSS is within
-a small margin of the 2-chunk run's (both are dominated by the interpreter, polars and DuckDB;
-one chunk of 48,000 samples is a few MiB).
+per chunk), `max_concurrency` = 2: a 3-chunk range (which can already hold the 3 chunks the bound
+allows) and a 12-chunk range (4x the samples) are collected in child processes. The 12-chunk run
+keeps at most 3 chunks' frames alive at once and its peak RSS, less DuckDB's own memory (which
+grows with the rows stored, bounded by its memory_limit), is within a small margin of the 3-chunk
+run's (both are dominated by the interpreter, polars and DuckDB; one chunk of 48,000 samples is a
+few MiB).
 """
 
 from __future__ import annotations
@@ -27,14 +29,14 @@ pytestmark = pytest.mark.service
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 STEP = timedelta(seconds=15)
-GPUS, POINTS_PER_CHUNK = 40, 200
+GPUS, POINTS_PER_CHUNK, CONCURRENCY = 40, 200, 2
 MAX_SAMPLES = GPUS * len(series.DCGM_FIELDS) * POINTS_PER_CHUNK
 
 
 @pytest.fixture(scope="module")
 def dcgm_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromServer]:
     root = tmp_path_factory.mktemp("prom-mem")
-    points = 8 * POINTS_PER_CHUNK
+    points = 12 * POINTS_PER_CHUNK
     fleet = [
         (
             metric,
@@ -63,6 +65,7 @@ def _run(url: str, db: Path, chunks: int) -> dict:
             T0.isoformat(),
             end.isoformat(),
             str(MAX_SAMPLES),
+            str(CONCURRENCY),
         ],
         env=env,
         check=True,
@@ -73,12 +76,14 @@ def _run(url: str, db: Path, chunks: int) -> dict:
 
 
 def test_peak_memory_does_not_grow_with_the_range(dcgm_prometheus, tmp_path):
-    short = _run(dcgm_prometheus.url, tmp_path / "short.duckdb", 2)
-    long = _run(dcgm_prometheus.url, tmp_path / "long.duckdb", 8)
-    assert (short["chunks"], long["chunks"]) == (2, 8)
-    assert long["samples"] == 4 * short["samples"] == 8 * MAX_SAMPLES
-    # The chunk being loaded and the one fetched ahead, never more.
-    assert long["most_alive"] <= 2
-    # 4x the samples, (nearly) the same peak: the bound is per chunk, not per range. Keeping the
-    # range would add >= 6 chunks x 48,000 samples x ~100 B (~30 MiB); measured: 254 -> 268 MiB.
-    assert long["rss_mib"] - short["rss_mib"] < 24, (short, long)
+    short = _run(dcgm_prometheus.url, tmp_path / "short.duckdb", 3)
+    long = _run(dcgm_prometheus.url, tmp_path / "long.duckdb", 12)
+    assert (short["chunks"], long["chunks"]) == (3, 12)
+    assert long["samples"] == 4 * short["samples"] == 12 * MAX_SAMPLES
+    # The chunk being loaded and the ones fetched ahead, never more.
+    assert long["most_alive"] <= CONCURRENCY + 1
+    # 4x the samples, (nearly) the same peak outside DuckDB, whose buffer pool and key index grow
+    # with the rows stored (bounded by its memory_limit, reported by duckdb_memory()). Keeping the
+    # range would add >= 9 chunks x 48,000 samples x ~100 B (~41 MiB) of frames.
+    growth = (long["rss_mib"] - long["duckdb_mib"]) - (short["rss_mib"] - short["duckdb_mib"])
+    assert growth < 24, (short, long)

@@ -1,0 +1,149 @@
+"""Planning a Prometheus collection: shards, their windows and their chunks.
+
+A shard is one group of series of one cluster (`settings.clusters`; one shard per group when
+unsharded). Its window is [watermark - lag, now) on an incremental run (now - initial_lookback
+without a watermark) or the requested backfill window, aligned to the group's step. Chunks respect
+Prometheus' 11,000 points per series and `max_samples_per_query` series x points.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+
+from costlab.collect import sink
+from costlab.collect.prom_client import PromClient
+from costlab.collect.prom_context import (
+    SOURCE,
+    CollectReport,
+    Ctx,
+    Group,
+    GroupReport,
+    wm_series,
+)
+from costlab.collect.prom_query import shard_matchers
+from costlab.collect.prom_settings import PrometheusSettings
+from costlab.timeutil import Window
+
+
+@dataclass
+class Shard:
+    """One group of one cluster (`ctx.shard`, None when unsharded) and its chunks."""
+
+    group: Group
+    ctx: Ctx
+    rep: GroupReport
+    chunks: list[Window]
+    order: tuple[int, int] = (0, 0)  # (group index, cluster index): ties between equal times
+    last_seen: dict[str, datetime] = field(default_factory=dict)
+
+
+def floor_ts(ts: datetime, step: timedelta) -> datetime:
+    s = step.total_seconds()
+    return datetime.fromtimestamp((ts.timestamp() // s) * s, UTC)
+
+
+def ceil_ts(ts: datetime, step: timedelta) -> datetime:
+    f = floor_ts(ts, step)
+    return f if f == ts else f + step
+
+
+def plan_chunks(
+    window: Window, step: timedelta, n_series: int, max_points: int, max_samples: int
+) -> list[Window]:
+    """Cut a step-aligned window into chunks of at most `max_points` evaluation points per series
+    and `max_samples` series x points in all."""
+    points = max(1, min(max_points, max_samples // max(n_series, 1)))
+    span = step * points
+    chunks, a = [], window.start
+    while a < window.end:
+        b = min(window.end, a + span)
+        chunks.append(Window(a, b))
+        a = b
+    return chunks
+
+
+def group_window(
+    conn: duckdb.DuckDBPyConnection,
+    group: Group,
+    settings: PrometheusSettings,
+    step: timedelta,
+    window: Window | None,
+    now: datetime,
+    shard: str | None = None,
+) -> Window | None:
+    """The range a group (of one cluster shard) fetches this run, or None when up to date."""
+    if window is not None:
+        start, end = floor_ts(window.start, step), ceil_ts(window.end, step)
+    else:
+        marks = [
+            sink.get_watermark(conn, SOURCE, wm_series(settings, q.name, shard))
+            for q in group.queries
+        ]
+        start = min(marks) - settings.lag if all(marks) else now - settings.initial_lookback  # type: ignore[type-var]
+        start, end = floor_ts(start, step), floor_ts(now, step)
+    return Window(start, end) if end > start else None
+
+
+def count_series(
+    client: PromClient, group: Group, settings: PrometheusSettings, window: Window, extra: str
+) -> int:
+    """Series of a group's queries in the window (sizes its chunks)."""
+    return sum(
+        client.series_count(q.count_selector(extra), window.start, window.end)
+        for q in group.queries
+    )
+
+
+def plan_shards(
+    conn: duckdb.DuckDBPyConnection,
+    client: PromClient,
+    run: sink.CollectionRun,
+    report: CollectReport,
+    groups: tuple[Group, ...],
+    settings: PrometheusSettings,
+    window: Window | None,
+    now: datetime,
+) -> list[Shard]:
+    """One shard per (group, cluster) with something to fetch; series counts in parallel."""
+    clusters: list[str | None] = list(settings.clusters) or [None]
+    todo: list[tuple[Shard, str]] = []
+    for gi, group in enumerate(groups):
+        step = settings.price_step if group.price_step else settings.step
+        for ci, cluster in enumerate(clusters):
+            rep = GroupReport(
+                group.name, group_window(conn, group, settings, step, window, now, cluster), cluster
+            )
+            report.groups.append(rep)
+            if rep.window is None:
+                continue
+            ctx = Ctx(conn, settings, run, report, step, window is None, shard=cluster)
+            todo.append((Shard(group, ctx, rep, [], (gi, ci)), shard_matchers(settings, cluster)))
+    failed = threading.Event()
+
+    def count(shard: Shard, extra: str) -> int:
+        if failed.is_set():  # one count failed: the run fails, do not start more requests
+            return 0
+        try:
+            return count_series(client, shard.group, settings, shard.rep.window, extra)  # type: ignore[arg-type]
+        except BaseException:
+            failed.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=settings.max_concurrency) as pool:
+        jobs = [pool.submit(count, shard, extra) for shard, extra in todo]
+    counts = [job.result() for job in jobs]
+    for (shard, _), n in zip(todo, counts, strict=True):
+        assert shard.rep.window is not None
+        shard.chunks = plan_chunks(
+            shard.rep.window,
+            shard.ctx.step,
+            n,
+            settings.max_points_per_series,
+            settings.max_samples_per_query,
+        )
+    return [shard for shard, _ in todo]
