@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 
@@ -76,8 +76,10 @@ def connect(
     except duckdb.Error as exc:
         raise StoreError(f"cannot open database {target}: {str(exc).splitlines()[0]}") from exc
     conn.execute("SET TimeZone = 'UTC'")
-    # DuckDB draws a progress bar on stdout for queries over 2 s: it would corrupt --format json
-    conn.execute("SET enable_progress_bar = false")
+    # DuckDB draws a progress bar on stdout for queries over 2 s: it would corrupt --format json.
+    # In Jupyter DuckDB refuses the setting without ipywidgets; there it draws no text bar anyway.
+    with suppress(duckdb.InvalidInputException):
+        conn.execute("SET enable_progress_bar = false")
     if migrate_schema and not read_only:
         migrate(conn)
     return conn
