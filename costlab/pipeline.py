@@ -13,7 +13,7 @@ from typing import Any
 from costlab import store
 from costlab.allocate import report as alloc_report
 from costlab.allocate import tokens as tokens_mod
-from costlab.allocate.gpu import allocate_range, resolve_window
+from costlab.allocate.gpu import resolve_window
 from costlab.allocate.settings import AllocateSettings
 from costlab.config import settings_for
 from costlab.errors import StoreError, UsageError
@@ -32,40 +32,21 @@ def allocate(
 ) -> alloc_report.AllocationResult:
     """Rebuild the allocation for the window and group it by `by` with the idle policy.
 
-    With `input_root` (a Parquet layout, see `costlab export parquet`) or `engine="spark"` the
-    scale-out path in costlab.export.parquet runs instead; results land in `db` all the same."""
+    costlab.export.parquet runs it: in `db`, or from a Parquet layout (`input_root`, see `costlab
+    export parquet`) on DuckDB or Spark; results land in `db` all the same."""
     alloc_report.parse_by(by)  # fail on a bad --by before touching the database
-    settings = settings_for(AllocateSettings, "allocate")
-    if engine != "duckdb" or input_root:
-        from costlab.export.parquet import allocate_with_engine
+    from costlab.export.parquet import allocate_with_engine
 
-        return allocate_with_engine(
-            db,
-            engine=engine,
-            input_root=input_root,
-            spark_master=spark_master,
-            start=start,
-            end=end,
-            by=by,
-            idle=idle,
-            settings=settings,
-        )
-    conn = store.connect(db)
-    try:
-        window, horizon = resolve_window(conn, start, end)
-        run = allocate_range(conn, window, horizon, settings)
-        rows = alloc_report.report_by(
-            conn, window, by=by, idle=idle, scope=settings.idle_share_scope
-        )
-    finally:
-        conn.close()
-    return alloc_report.AllocationResult(
-        window=window,
+    return allocate_with_engine(
+        db,
+        engine=engine,
+        input_root=input_root,
+        spark_master=spark_master,
+        start=start,
+        end=end,
         by=by,
         idle=idle,
-        total_node_cost_usd_micros=run.total_node_cost_usd_micros,
-        unpriced_node_hours=run.unpriced_node_hours,
-        rows=rows,
+        settings=settings_for(AllocateSettings, "allocate"),
     )
 
 
