@@ -1,9 +1,13 @@
 """Every table the Prometheus collector writes, read in a stable order: two runs that must agree
-are compared with `snapshot(a) == snapshot(b)`."""
+are compared with `snapshot(a) == snapshot(b)`; `backfill_snapshot` is the reference run."""
 
 from __future__ import annotations
 
 import duckdb
+
+from costlab import store
+from costlab.collect.prometheus import PrometheusSettings, collect
+from costlab.timeutil import Window
 
 TABLES = {
     "gpu_samples": "SELECT * FROM gpu_samples ORDER BY ALL",
@@ -25,3 +29,18 @@ TABLES = {
 
 def snapshot(conn: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
     return {name: conn.execute(sql).fetchall() for name, sql in TABLES.items()}
+
+
+def settings(url: str, **kw) -> PrometheusSettings:
+    """Collector settings for the test servers: retries without the production backoff."""
+    return PrometheusSettings(url=url, backoff_s=0.01, max_backoff_s=0.05, **kw)
+
+
+def backfill_snapshot(url: str, window: Window, **kw) -> dict[str, list[tuple]]:
+    """One uninterrupted backfill of `window` into a fresh database, as a snapshot."""
+    conn = store.connect(":memory:")
+    try:
+        collect(conn, window=window, settings=settings(url, **kw))
+        return snapshot(conn)
+    finally:
+        conn.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from prom_fleet import T0, at
 from prom_server import Proxy
-from prom_snapshot import TABLES, snapshot
+from prom_snapshot import TABLES, backfill_snapshot, settings, snapshot
 
 from costlab import store
 from costlab.collect import sink
@@ -35,18 +35,10 @@ pytestmark = pytest.mark.service
 FULL = Window(T0, at(480))
 
 
-def settings(url: str, **kw) -> PrometheusSettings:
-    return PrometheusSettings(url=url, backoff_s=0.01, max_backoff_s=0.05, **kw)
-
-
 @pytest.fixture(scope="module")
 def full_load(fleet_prometheus) -> dict[str, list[tuple]]:
     """One uninterrupted backfill of the whole 2 h window: the reference the other tests match."""
-    conn = store.connect(":memory:")
-    collect(conn, window=FULL, settings=settings(fleet_prometheus.url))
-    snap = snapshot(conn)
-    conn.close()
-    return snap
+    return backfill_snapshot(fleet_prometheus.url, FULL)
 
 
 def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):

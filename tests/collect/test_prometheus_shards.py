@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 from prom_fleet import T0, TYPES, at, fleet_series
 from prom_server import PromServer, Proxy, build_blocks, write_openmetrics
-from prom_snapshot import snapshot
+from prom_snapshot import backfill_snapshot, settings, snapshot
 
 from costlab import store
 from costlab.collect import prom_run
@@ -45,10 +45,6 @@ def cluster_fleet() -> list:
     return out
 
 
-def settings(url: str, **kw) -> PrometheusSettings:
-    return PrometheusSettings(url=url, backoff_s=0.01, max_backoff_s=0.05, **kw)
-
-
 def sharded(url: str, **kw) -> PrometheusSettings:
     return settings(url, clusters=CLUSTERS, max_concurrency=3, **kw)
 
@@ -65,11 +61,7 @@ def clusters_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pr
 @pytest.fixture(scope="module")
 def unsharded(clusters_prometheus) -> dict[str, list[tuple]]:
     """The reference: one unsharded backfill, clusters from the `cluster` label."""
-    conn = store.connect(":memory:")
-    collect(conn, window=FULL, settings=settings(clusters_prometheus.url))
-    snap = snapshot(conn)
-    conn.close()
-    return snap
+    return backfill_snapshot(clusters_prometheus.url, FULL)
 
 
 @pytest.mark.service

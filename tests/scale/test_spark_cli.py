@@ -12,14 +12,14 @@ import sys
 
 from costlab import store
 from costlab.scale import parquet_layout as layout
-from tests.scale.test_spark_differential import ORDER, assert_rows_equal
+from tests.scale.test_spark_differential import _allocation as allocation_of
+from tests.scale.test_spark_differential import assert_rows_equal
 
 
 def _allocation(path) -> tuple[list[tuple], list[str]]:
     conn = store.connect(path, read_only=True)
     try:
-        cursor = conn.execute("SELECT * FROM allocation " + ORDER)
-        return cursor.fetchall(), [c[0] for c in cursor.description]
+        return allocation_of(conn)
     finally:
         conn.close()
 
