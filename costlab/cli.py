@@ -180,7 +180,7 @@ def collect_prometheus(
     ] = None,
 ) -> None:
     """Collect DCGM, kube-state-metrics and Karpenter series from Prometheus."""
-    fn = _entry("costlab.collect.prometheus", "collect_from_cli")
+    fn = _entry("costlab.collect.prometheus.collector", "collect_from_cli")
     _show(
         _published(
             parquet,
@@ -211,7 +211,7 @@ def collect_langfuse(
     parquet: Annotated[str | None, typer.Option("--parquet", help=PARQUET_HELP)] = None,
 ) -> None:
     """Collect LangFuse GENERATION observations (tokens, model, latency, cost) incrementally."""
-    fn = _entry("costlab.collect.langfuse", "collect_from_cli")
+    fn = _entry("costlab.collect.langfuse.collector", "collect_from_cli")
     _show(_published(parquet, "langfuse", lambda: fn(state.db, host=host, console=console)))
 
 
@@ -225,7 +225,7 @@ def collect_prices(
     ] = None,
 ) -> None:
     """Collect EC2 on-demand (Pricing API) and spot (price history) prices."""
-    fn = _entry("costlab.collect.ec2_prices", "collect_from_cli")
+    fn = _entry("costlab.collect.ec2.prices", "collect_from_cli")
     _show(fn(state.db, regions=region or [], snapshot=snapshot, console=console))
 
 
@@ -239,7 +239,7 @@ def prices_import(
     ],
 ) -> None:
     """Import price overrides (negotiated rates, Savings Plans, reserved) that win over list prices."""
-    fn = _entry("costlab.collect.ec2_prices", "import_from_cli")
+    fn = _entry("costlab.collect.ec2.prices", "import_from_cli")
     _show(fn(state.db, file=file, console=console))
 
 

@@ -75,8 +75,8 @@ def settings_for(cls: type[S], name: str, **overrides: Any) -> S:
 SECTIONS: dict[str, str] = {
     "allocate": "costlab.allocate.settings:AllocateSettings",
     "prometheus": "costlab.collect.prometheus:PrometheusSettings",
-    "langfuse": "costlab.collect.langfuse_settings:LangfuseSettings",
-    "prices": "costlab.collect.ec2_prices:PricesSettings",
+    "langfuse": "costlab.collect.langfuse.settings:LangfuseSettings",
+    "prices": "costlab.collect.ec2.prices:PricesSettings",
     "rules": "costlab.emit.rules_settings:RulesSettings",
     "exporter": "costlab.emit.exporter:ExporterSettings",
     "focus": "costlab.report.focus:FocusSettings",

@@ -22,7 +22,7 @@ import pytest
 from costlab.allocate.gpu import allocate_window
 from costlab.allocate.report import report_by
 from costlab.collect import sink
-from costlab.collect.price_snapshot import snapshot_prices
+from costlab.collect.ec2.snapshot import snapshot_prices
 from costlab.timeutil import Window
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-from costlab.collect.price_snapshot import snapshot_prices
+from costlab.collect.ec2.snapshot import snapshot_prices
 from costlab.demo import profiles as P
 from costlab.demo.fleet import Fleet
 from costlab.demo.workload import Workload

@@ -14,7 +14,8 @@ import sys
 import weakref
 
 from costlab import store
-from costlab.collect import prom_run, prometheus
+from costlab.collect.prometheus import collector as prometheus
+from costlab.collect.prometheus import run as prom_run
 from costlab.timeutil import Window, parse_ts
 
 if __name__ == "__main__":

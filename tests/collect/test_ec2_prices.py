@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from costlab import store
 from costlab.cli import app
-from costlab.collect import ec2_prices, sink
-from costlab.collect.ec2_pricing_api import product_filters
-from costlab.collect.price_snapshot import SNAPSHOT_EFFECTIVE_FROM
+from costlab.collect import sink
+from costlab.collect.ec2 import prices as ec2_prices
+from costlab.collect.ec2.pricing_api import product_filters
+from costlab.collect.ec2.snapshot import SNAPSHOT_EFFECTIVE_FROM
 from costlab.errors import UsageError
 
 NOW = datetime(2026, 7, 2, 0, 0, tzinfo=UTC)

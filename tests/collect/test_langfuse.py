@@ -13,9 +13,9 @@ from lf_data import build, expected_tenant, generation, iso, root
 from lf_server import FakeLangfuse, Fault
 from pydantic import ValidationError
 
-from costlab.collect import langfuse as lf
 from costlab.collect import sink
-from costlab.collect.langfuse_settings import LangfuseSettings
+from costlab.collect.langfuse import collector as lf
+from costlab.collect.langfuse.settings import LangfuseSettings
 from costlab.errors import CollectorError, UsageError
 from costlab.timeutil import Window
 

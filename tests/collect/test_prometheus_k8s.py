@@ -9,8 +9,8 @@ import pytest
 from prom_fleet import T0, at
 
 from costlab import store
-from costlab.collect.prom_k8s import fill_pod_nodes, node_presence
 from costlab.collect.prometheus import LABELS, PrometheusSettings, collect
+from costlab.collect.prometheus.k8s import fill_pod_nodes, node_presence
 from costlab.timeutil import Window
 
 LABEL = "SELECT value FROM pod_labels WHERE pod = 'infer-0' AND key = 'model'"

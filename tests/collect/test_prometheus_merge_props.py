@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from costlab import store
 from costlab.collect import series, sink
-from costlab.collect.prom_intervals import merge_presence
+from costlab.collect.prometheus.intervals import merge_presence
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 STEP = timedelta(seconds=15)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costlab.collect.prom_client import matrix_bytes_to_frame, matrix_to_frame
+from costlab.collect.prometheus.client import matrix_bytes_to_frame, matrix_to_frame
 
 
 def body(result: list[dict], extra: str = "") -> bytes:

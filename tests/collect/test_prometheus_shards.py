@@ -25,9 +25,9 @@ from prom_server import PromServer, Proxy, build_blocks, write_openmetrics
 from prom_snapshot import backfill_snapshot, settings, snapshot
 
 from costlab import store
-from costlab.collect import prom_run
-from costlab.collect.prom_query import Query, shard_matchers, with_cluster
 from costlab.collect.prometheus import GROUPS, NODES, PrometheusSettings, collect
+from costlab.collect.prometheus import run as prom_run
+from costlab.collect.prometheus.query import Query, shard_matchers, with_cluster
 from costlab.errors import UsageError
 from costlab.timeutil import Window
 

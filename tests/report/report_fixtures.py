@@ -24,7 +24,7 @@ import polars as pl
 from costlab import store
 from costlab.allocate.gpu import allocate_window
 from costlab.collect import sink
-from costlab.collect.price_snapshot import snapshot_prices
+from costlab.collect.ec2.snapshot import snapshot_prices
 from costlab.timeutil import Window
 
 W44 = Window(datetime(2026, 10, 26, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from costlab.collect import sink
-from costlab.collect.prom_client import PromClient
-from costlab.collect.prom_context import (
+from costlab.collect.prometheus.client import PromClient
+from costlab.collect.prometheus.context import (
     SOURCE,
     CollectReport,
     Ctx,
@@ -25,8 +25,8 @@ from costlab.collect.prom_context import (
     GroupReport,
     wm_series,
 )
-from costlab.collect.prom_query import shard_matchers
-from costlab.collect.prom_settings import PrometheusSettings
+from costlab.collect.prometheus.query import shard_matchers
+from costlab.collect.prometheus.settings import PrometheusSettings
 from costlab.timeutil import Window
 
 

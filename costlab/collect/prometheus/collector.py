@@ -31,14 +31,14 @@ import duckdb
 
 from costlab import store
 from costlab.collect import sink
-from costlab.collect.prom_context import (
+from costlab.collect.prometheus.context import (
     SOURCE,
     CollectReport,
     Group,
     GroupReport,
     wm_series,
 )
-from costlab.collect.prom_groups import (
+from costlab.collect.prometheus.groups import (
     COUNTERS,
     DCGM,
     GPU_REQUESTS,
@@ -49,12 +49,12 @@ from costlab.collect.prom_groups import (
     PODS,
     PRICES,
 )
-from costlab.collect.prom_loaders import PRICE_METRIC
-from costlab.collect.prom_nodes import DISRUPTED_METRIC, END_REASONS
-from costlab.collect.prom_plan import plan_chunks, plan_shards
-from costlab.collect.prom_query import Query, make_client
-from costlab.collect.prom_run import fetch_chunk, progress_bar, run_shards
-from costlab.collect.prom_settings import PrometheusSettings, format_duration, parse_duration
+from costlab.collect.prometheus.loaders import PRICE_METRIC
+from costlab.collect.prometheus.nodes import DISRUPTED_METRIC, END_REASONS
+from costlab.collect.prometheus.plan import plan_chunks, plan_shards
+from costlab.collect.prometheus.query import Query, make_client
+from costlab.collect.prometheus.run import fetch_chunk, progress_bar, run_shards
+from costlab.collect.prometheus.settings import PrometheusSettings, format_duration, parse_duration
 from costlab.config import settings_for
 from costlab.errors import UsageError
 from costlab.timeutil import Window, parse_ts

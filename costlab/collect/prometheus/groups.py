@@ -6,19 +6,20 @@ watermarks; groups are independent of each other (docs/collect-prometheus.md, "W
 
 from __future__ import annotations
 
-from costlab.collect import prom_k8s, series
-from costlab.collect.prom_context import Group
-from costlab.collect.prom_loaders import (
+from costlab.collect import series
+from costlab.collect.prometheus import k8s as prom_k8s
+from costlab.collect.prometheus.context import Group
+from costlab.collect.prometheus.loaders import (
     COUNTER_METRICS,
     PRICE_METRIC,
     load_counters,
     load_labels,
     load_prices,
 )
-from costlab.collect.prom_nodes import DISRUPTED_METRIC, load_nodes
-from costlab.collect.prom_pods import load_pods
-from costlab.collect.prom_query import Query
-from costlab.collect.prom_samples import load_gpu_samples
+from costlab.collect.prometheus.nodes import DISRUPTED_METRIC, load_nodes
+from costlab.collect.prometheus.pods import load_pods
+from costlab.collect.prometheus.query import Query
+from costlab.collect.prometheus.samples import load_gpu_samples
 
 DCGM = Group("gpu_samples", tuple(Query(m) for m in series.DCGM_FIELDS), load_gpu_samples)
 NODE_LABELS = Query(prom_k8s.NODE_LABELS_METRIC)

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from costlab.collect.ec2_pricing_api import PRICES_SCHEMA
-from costlab.collect.price_snapshot import SNAPSHOT_EFFECTIVE_FROM
+from costlab.collect.ec2.pricing_api import PRICES_SCHEMA
+from costlab.collect.ec2.snapshot import SNAPSHOT_EFFECTIVE_FROM
 from costlab.errors import UsageError
 from costlab.money import usd_to_micros
 from costlab.timeutil import parse_ts

@@ -22,10 +22,10 @@ import polars as pl
 
 from costlab import store
 from costlab.collect import sink
-from costlab.collect.prom_client import PromClient
-from costlab.collect.prom_context import SOURCE, Ctx, Group, GroupReport
-from costlab.collect.prom_plan import Shard, floor_ts
-from costlab.collect.prom_query import fetch, shard_matchers, with_cluster
+from costlab.collect.prometheus.client import PromClient
+from costlab.collect.prometheus.context import SOURCE, Ctx, Group, GroupReport
+from costlab.collect.prometheus.plan import Shard, floor_ts
+from costlab.collect.prometheus.query import fetch, shard_matchers, with_cluster
 from costlab.timeutil import Window
 
 

@@ -26,10 +26,10 @@ from rich.table import Table
 
 from costlab import store
 from costlab.collect import sink
-from costlab.collect.ec2_price_import import MAX_REPORTED, parse_overrides
-from costlab.collect.ec2_pricing_api import PRICING_REGION, fetch_ondemand
-from costlab.collect.ec2_spot import fetch_spot
-from costlab.collect.price_snapshot import shipped_snapshot, snapshot_prices
+from costlab.collect.ec2.price_import import MAX_REPORTED, parse_overrides
+from costlab.collect.ec2.pricing_api import PRICING_REGION, fetch_ondemand
+from costlab.collect.ec2.snapshot import shipped_snapshot, snapshot_prices
+from costlab.collect.ec2.spot import fetch_spot
 from costlab.config import settings_for
 from costlab.errors import UsageError
 

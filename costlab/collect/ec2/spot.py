@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 from botocore.exceptions import BotoCoreError, ClientError
 
-from costlab.collect.ec2_pricing_api import PRICES_SCHEMA
+from costlab.collect.ec2.pricing_api import PRICES_SCHEMA
 from costlab.errors import CollectorError
 from costlab.money import usd_to_micros
 

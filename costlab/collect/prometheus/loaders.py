@@ -11,8 +11,9 @@ from datetime import datetime
 import polars as pl
 
 from costlab import store
-from costlab.collect import prom_k8s, series
-from costlab.collect.prom_context import Ctx, GroupReport, existing, frame_of
+from costlab.collect import series
+from costlab.collect.prometheus import k8s as prom_k8s
+from costlab.collect.prometheus.context import Ctx, GroupReport, existing, frame_of
 
 PRICE_METRIC = "karpenter_cloudprovider_instance_type_offering_price_estimate"
 COUNTER_METRICS = ("karpenter_nodes_created_total", "karpenter_nodes_terminated_total")

@@ -14,8 +14,8 @@ import polars as pl
 
 from costlab import store
 from costlab.collect import sink
-from costlab.collect.prom_query import Query
-from costlab.collect.prom_settings import PrometheusSettings
+from costlab.collect.prometheus.query import Query
+from costlab.collect.prometheus.settings import PrometheusSettings
 from costlab.timeutil import Window
 
 log = logging.getLogger("costlab.collect.prometheus")

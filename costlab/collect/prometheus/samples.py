@@ -16,7 +16,7 @@ import polars as pl
 
 from costlab import store
 from costlab.collect import series
-from costlab.collect.prom_context import Ctx, GroupReport, frame_of
+from costlab.collect.prometheus.context import Ctx, GroupReport, frame_of
 
 KEY = ["cluster", "node", "gpu_uuid", "mig_instance_id"]
 _SCHEMA = {

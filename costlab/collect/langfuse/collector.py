@@ -29,8 +29,8 @@ from rich.table import Table
 
 from costlab import store
 from costlab.collect import sink
-from costlab.collect.langfuse_map import observation_row, observations_frame
-from costlab.collect.langfuse_settings import LangfuseSettings
+from costlab.collect.langfuse.map import observation_row, observations_frame
+from costlab.collect.langfuse.settings import LangfuseSettings
 from costlab.config import settings_for
 from costlab.errors import CollectorError, UsageError
 from costlab.timeutil import Window

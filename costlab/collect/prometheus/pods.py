@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import polars as pl
 
 from costlab import store
-from costlab.collect import prom_k8s, series
-from costlab.collect.prom_context import (
+from costlab.collect import series
+from costlab.collect.prometheus import k8s as prom_k8s
+from costlab.collect.prometheus.context import (
     Ctx,
     GroupReport,
     drop_rows,
@@ -18,7 +19,7 @@ from costlab.collect.prom_context import (
     open_keys,
     register_exec,
 )
-from costlab.collect.prom_intervals import merge_presence
+from costlab.collect.prometheus.intervals import merge_presence
 
 
 def load_pods(ctx: Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport) -> None:

@@ -13,8 +13,9 @@ from datetime import datetime
 import polars as pl
 
 from costlab import store
-from costlab.collect import prom_k8s, series
-from costlab.collect.prom_context import (
+from costlab.collect import series
+from costlab.collect.prometheus import k8s as prom_k8s
+from costlab.collect.prometheus.context import (
     Ctx,
     GroupReport,
     drop_rows,
@@ -22,8 +23,8 @@ from costlab.collect.prom_context import (
     horizon,
     open_keys,
 )
-from costlab.collect.prom_intervals import merge_presence
-from costlab.collect.prom_loaders import counter_resets
+from costlab.collect.prometheus.intervals import merge_presence
+from costlab.collect.prometheus.loaders import counter_resets
 
 DISRUPTED_METRIC = "karpenter_nodeclaims_disrupted_total"
 # A GPU node without Karpenter series and without these attributes in kube_node_labels (e.g. seen

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from costlab.collect.prom_client import PromClient, QueryTooLarge, SigV4
-from costlab.collect.prom_settings import PrometheusSettings, format_duration
+from costlab.collect.prometheus.client import PromClient, QueryTooLarge, SigV4
+from costlab.collect.prometheus.settings import PrometheusSettings, format_duration
 from costlab.errors import UsageError
 
 

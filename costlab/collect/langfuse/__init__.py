@@ -1,0 +1,1 @@
+"""The LangFuse collector: GENERATION observations through LangFuse's public API."""
