@@ -273,3 +273,13 @@ def test_bad_urls_are_one_line_errors(tmp_path):
     )
     with pytest.raises(UsageError, match="not a duration"):
         doctor(settings("http://127.0.0.1:9"), lookback="an hour")
+
+
+def test_docs_list_every_check_with_its_upstream_source(repo_dir):
+    docs = (repo_dir / "docs" / "collect-prometheus.md").read_text()
+    preflight = docs[docs.index("## Preflight: `costlab doctor`") :]
+    for c in CHECKS:
+        assert f"| `{c.series}` | {c.role} | {c.upstream} |" in preflight, c.key
+    readme = (repo_dir / "README.md").read_text()
+    connect = readme[readme.index("## Connect your cluster") :]
+    assert connect.split("```bash\n", 1)[1].startswith("uv run costlab doctor --url ")
