@@ -52,9 +52,11 @@ KARPENTER_FIX = (
 )
 KARPENTER_RESPELLED = (
     'resource_type is "nvidia_com_gpu" here, but Karpenter writes "nvidia.com/gpu" (lower-cased, '
-    "'-' to '_', dots and slashes kept): a relabeling rewrites it. Remove the metric_relabel_configs "
-    "(ServiceMonitor metricRelabelings) or recording rule that rewrites resource_type on the "
-    'Karpenter job, so resource_type="nvidia.com/gpu" matches.'
+    "'-' to '_', dots and slashes kept): a relabeling rewrites it"
+)
+KARPENTER_RESPELLED_FIX = (
+    "Remove the metric_relabel_configs (ServiceMonitor metricRelabelings) or recording rule that "
+    'rewrites resource_type on the Karpenter job, so resource_type="nvidia.com/gpu" matches.'
 )
 KSM_FIX = (
     "Scrape kube-state-metrics v2 (kube-prometheus-stack includes it; or helm install "
@@ -116,6 +118,7 @@ class Respelled:
 
     matchers: str
     note: str
+    fix: str
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,11 @@ def _karpenter_node(key: str, metric: str, degrades: str, role: Role) -> Check:
         fix=KARPENTER_FIX,
         upstream="kubernetes-sigs/karpenter pkg/controllers/metrics/node/controller.go",
         role=role,
-        respelled=(Respelled('resource_type="nvidia_com_gpu"', KARPENTER_RESPELLED),),
+        respelled=(
+            Respelled(
+                'resource_type="nvidia_com_gpu"', KARPENTER_RESPELLED, KARPENTER_RESPELLED_FIX
+            ),
+        ),
     )
 
 

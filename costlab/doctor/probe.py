@@ -69,8 +69,6 @@ class Probe:
 
     def vector(self, promql: str) -> list[tuple[dict[str, str], float]]:
         data = self.client.query(promql, self.at)
-        if data.get("resultType") == "scalar":
-            return [({}, float(data["result"][1]))]
         return [(r["metric"], float(r["value"][1])) for r in data.get("result", [])]
 
     def count(self, sel: str) -> int:
@@ -114,8 +112,10 @@ def _scrape_interval(probe: Probe, metric: str, labels: dict[str, str], last: da
     matchers = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
     sel = f'{{__name__="{metric}"{"," + matchers if matchers else ""}}}'
     data = probe.client.query(f"{sel}[10m]", last + timedelta(milliseconds=1))
-    stamps = sorted(float(t) for r in data.get("result", []) for t, _ in r.get("values", []))
-    diffs = [b - a for a, b in zip(stamps, stamps[1:], strict=False) if b > a]
+    diffs = []  # per series: a series with more labels also matches these exact matchers
+    for r in data.get("result", []):
+        stamps = [float(t) for t, _ in r.get("values", [])]
+        diffs += [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     return round(statistics.median(diffs), 3) if diffs else 0.0
 
 
@@ -133,6 +133,7 @@ def run_check(probe: Probe, check: c.Check, node_names: set[str] | None) -> Resu
             if m:
                 res = Result(check, "shape", m, probe.sample(alt_sel), respelled=True)
                 res.notes.append(f"found only as {check.metric}{{{alt.matchers}}}: {alt.note}")
+                res.fixes.append(alt.fix)
                 return res
         return Result(check, "missing")
     res = Result(check, "found", series_count=n, sample=probe.sample(sel))
@@ -293,6 +294,12 @@ def run(
     nodes = node_names(probe)
     results = [run_check(probe, check, nodes) for check in c.CHECKS]
     problems = verdict(results)
+    if cluster and all(r.status == "missing" for r in results):
+        problems.insert(
+            0,
+            f'no series at all has {cluster_label}="{cluster}": check --cluster and the '
+            "cluster_label setting",
+        )
     for res in results:
         res.severity = severity(res)
         # A nodes check that is missing is fatal only when no other nodes check is found.

@@ -17,7 +17,13 @@ from prom_server import PromServer, build_blocks, write_openmetrics
 from prom_snapshot import settings
 
 from costlab.doctor import doctor
-from costlab.doctor.checks import ALLOWLIST, CHECKS, HOSTNAME_FIX, MAPPING_FIX
+from costlab.doctor.checks import (
+    ALLOWLIST,
+    CHECKS,
+    HOSTNAME_FIX,
+    KARPENTER_RESPELLED_FIX,
+    MAPPING_FIX,
+)
 from costlab.doctor.probe import Report, Result
 from costlab.errors import UsageError
 
@@ -131,6 +137,7 @@ def test_relabelled_karpenter_without_ksm_nodes_cannot_allocate(prom):
         'found only as karpenter_nodes_allocatable{resource_type="nvidia_com_gpu"}: '
         'resource_type is "nvidia_com_gpu" here, but Karpenter writes "nvidia.com/gpu"'
     )
+    assert alloc.fixes == [KARPENTER_RESPELLED_FIX]
     assert results["ksm-node-allocatable"].status == "missing"
     assert report.problems == [
         'no GPU nodes discoverable: none of karpenter_nodes_allocatable{resource_type="nvidia.com/'
@@ -156,6 +163,15 @@ def test_absent_karpenter_and_ksm_nodes_cannot_allocate(prom):
     assert len(report.problems) == 1 and report.problems[0].startswith("no GPU nodes")
     assert results["dcgm-fb-used"].notes[-1] == (
         "Hostname not compared with node names: no Karpenter or kube-state-metrics node series"
+    )
+
+
+def test_unknown_cluster_says_so(prom):
+    report = check(prom, "staging")
+    assert report.exit_code == 1
+    assert {r.status for r in report.results} == {"missing"}
+    assert report.problems[0] == (
+        'no series at all has cluster="staging": check --cluster and the cluster_label setting'
     )
 
 
