@@ -25,7 +25,7 @@ Clusters:
 - absent: no Karpenter and no kube-state-metrics node series.
 - podhost: dcgm-exporter without NODE_NAME: Hostname is the exporter pod's name.
 - nomap: dcgm-exporter without Kubernetes mapping, scraped with honorLabels: false: `pod` is the
-  exporter's own pod on every series.
+  exporter's own pod on every series; and no DCGM_FI_PROF_* series (DCP unavailable).
 """
 
 from __future__ import annotations
@@ -286,6 +286,8 @@ def _dcgm(cluster: str, *, mapping: str, hostname: str) -> list:
     ]
     out = []
     for metric, value in DCGM_METRICS.items():
+        if mapping == "none" and metric.startswith("DCGM_FI_PROF_"):
+            continue
         for node, gpu, uuid, bus, model, workload in gpus:
             labels = {
                 "cluster": cluster,

@@ -20,6 +20,7 @@ from costlab.doctor import doctor
 from costlab.doctor.checks import (
     ALLOWLIST,
     CHECKS,
+    DCGM_PROF_FIX,
     HOSTNAME_FIX,
     KARPENTER_RESPELLED_FIX,
     MAPPING_FIX,
@@ -206,6 +207,9 @@ def test_exporter_without_kubernetes_mapping_is_flagged(prom):
         "dcgm-exporter runs without Kubernetes mapping, so GPU use cannot be tied to pods",
     ]
     assert fb.fixes == [MAPPING_FIX] and "DCGM_EXPORTER_KUBERNETES=true" in MAPPING_FIX
+    prof = by_key(report)["dcgm-engine-active"]
+    assert (prof.status, prof.severity) == ("missing", "warning")
+    assert prof.check.fix == DCGM_PROF_FIX
 
 
 def test_json_format_schema(prom):
@@ -275,6 +279,8 @@ def test_cli_table_and_exit_codes(prom):
     bad = cli("--url", prom.url, "--cluster", "absent", "--at", END.isoformat())
     assert bad.returncode == 1, bad.stderr
     assert "allocation cannot work:" in bad.stdout and bad.stderr == ""
+    # Not a terminal: the fixes' YAML keeps its lines (no folding at 80 columns).
+    assert "\n          regex: karpenter;http-metrics\n" in bad.stdout
 
 
 def test_bad_urls_are_one_line_errors(tmp_path):
