@@ -12,6 +12,7 @@ the `requests` check found; everything else only degrades features (a warning, e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -203,8 +204,6 @@ def _labels_check(key: str, metric: str, ids: tuple[str, ...], keys: tuple[str, 
 def label_name(key: str) -> str:
     """A Kubernetes label key as kube-state-metrics names its label: `label_` + the key with
     every [^a-zA-Z0-9_] turned into `_`, then snake-cased (capacityType -> capacity_type)."""
-    import re
-
     sanitised = re.sub(r"[^a-zA-Z0-9_]", "_", key)
     return "label_" + re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", sanitised).lower()
 
