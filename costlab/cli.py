@@ -379,6 +379,36 @@ def exporter(
 
 
 @app.command()
+def doctor(
+    url: Annotated[
+        str,
+        typer.Option(help="Prometheus-compatible query endpoint (Prometheus, Thanos, Mimir, AMP)."),
+    ],
+    fmt: Annotated[
+        TableOrJson, typer.Option("--format", help="Output format.")
+    ] = TableOrJson.table,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help='Check only this cluster\'s series (a cluster="NAME" matcher).'),
+    ] = None,
+    at: Annotated[str | None, typer.Option(help="ISO time to check at; default: now.")] = None,
+    lookback: Annotated[
+        str, typer.Option(help="A series counts as present with a sample this recent.")
+    ] = "1h",
+) -> None:
+    """Preflight: which series costlab reads are there, in which shape, and how to fix the rest."""
+    fn = _entry("costlab.doctor", "doctor_from_cli")
+    rendered, code = fn(url=url, fmt=fmt.value, cluster=cluster, at=at, lookback=lookback)
+    if isinstance(rendered, str):
+        typer.echo(rendered)
+    else:
+        # Piped or redirected, rich would fold the selectors and YAML fixes at 80 columns.
+        (console if console.is_terminal else Console(width=max(console.width, 160))).print(rendered)
+    if code:
+        raise SystemExit(code)  # a finished report, not an error line: 1 = allocation cannot work
+
+
+@app.command()
 def report(
     out: Annotated[Path, typer.Option(help="Folder for the HTML report, CSV and FOCUS export.")],
     period: Annotated[

@@ -24,6 +24,7 @@ COMMANDS = [
     ["report"],
     ["dashboard"],
     ["exporter"],
+    ["doctor"],
 ]
 
 

@@ -191,6 +191,17 @@ class PromClient:
         data = self._get("series", {"match[]": match, "start": _epoch(start), "end": _epoch(end)})
         return len(data)  # type: ignore[arg-type]
 
+    def query(self, query: str, at: datetime) -> dict:
+        """An instant query at `at`: the API's `data` ({"resultType", "result"}); range-vector
+        selectors return raw samples (resultType "matrix")."""
+        data = self._get("query", {**self.query_params, "query": query, "time": _epoch(at)})
+        return data  # type: ignore[return-value]
+
+    def label_names(self, match: str, start: datetime, end: datetime) -> list[str]:
+        """Label names of the series matching `match` with samples in [start, end]."""
+        data = self._get("labels", {"match[]": match, "start": _epoch(start), "end": _epoch(end)})
+        return list(data)  # type: ignore[call-overload]
+
     def _range_params(self, query: str, start: datetime, end: datetime, step_s: float) -> dict:
         return {
             **self.query_params,
