@@ -5,6 +5,12 @@ per section ([allocate], [langfuse], [prometheus], [rules], ...). Each stage dec
 as a pydantic-settings model with documented defaults and an env prefix COSTLAB_<SECTION>_; a
 value from the environment wins over the file, the file over the default. Secrets never belong in
 the file: they are read from the environment by the stage that needs them.
+
+Why not pydantic-settings' TomlConfigSettingsSource: it is wired per model in
+settings_customise_sources (every stage's model would carry it), takes its file from the model's
+config rather than COSTLAB_CONFIG at call time, and reads a file with a BOM, a binary file, an
+unknown section or a credential without the one-line errors below; the loader here is the
+few lines that remain once those checks are written anyway.
 """
 
 from __future__ import annotations
