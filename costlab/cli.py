@@ -115,6 +115,7 @@ class StrategyName(StrEnum):
 
 @app.callback()
 def _global(
+    ctx: typer.Context,
     db: Annotated[
         Path | None,
         typer.Option(
@@ -136,6 +137,7 @@ def _global(
 
     console = _stdout_console()  # stdout may have been swapped since import (tests, notebooks)
     progress.enable()
+    ctx.call_on_close(lambda: progress.enable(False))  # in-process callers (tests) after us
     state.db = db or Path(os.environ.get("COSTLAB_DB", "costlab.duckdb"))
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

@@ -170,3 +170,14 @@ def test_shell_completion_is_enabled():
 def test_help_shows_bracketed_text(tmp_path):
     result = costlab("--help", COLUMNS="200")
     assert "(env COSTLAB_DB, default ./costlab.duckdb)" in result.stdout
+
+
+def test_progress_is_off_again_after_an_in_process_command(demo_db):
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    result = CliRunner().invoke(app, ["--db", str(demo_db), "tokens", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"]
+    assert not progress.enabled()
