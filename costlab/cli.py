@@ -29,7 +29,6 @@ app = typer.Typer(
     help="costlab: who spent what on which GPUs, how much was idle, what a token costs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
 collect_app = typer.Typer(help="Collect source data into the database.", no_args_is_help=True)
 prices_app = typer.Typer(
@@ -42,7 +41,20 @@ export_app = typer.Typer(
 app.add_typer(prices_app, name="prices")
 app.add_typer(export_app, name="export")
 
-console = Console()
+# Width of tables written to a pipe or file: rich would cut them to 80 columns; wider than this,
+# rich shrinks and wraps columns instead of cutting them.
+PIPE_WIDTH = 240
+
+
+def _stdout_console() -> Console:
+    """rich's console for stdout; not a terminal (and no COLUMNS): PIPE_WIDTH, not 80."""
+    probe = Console()
+    if probe.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return probe
+    return Console(width=PIPE_WIDTH)
+
+
+console = _stdout_console()
 err_console = Console(stderr=True)
 
 
@@ -51,6 +63,25 @@ class State:
 
 
 state = State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"costlab {version('costlab')}")
+        except PackageNotFoundError:  # a source tree that was never installed
+            typer.echo("costlab (not installed)")
+        raise typer.Exit()
+
+
+def _existing_db() -> Path:
+    """--db for a read-only command: it must exist (opening would create an empty file)."""
+    from costlab import store
+
+    store.require_database(state.db)
+    return state.db
 
 
 class OutputFormat(StrEnum):
@@ -84,16 +115,29 @@ class StrategyName(StrEnum):
 
 @app.callback()
 def _global(
+    ctx: typer.Context,
     db: Annotated[
         Path | None,
         typer.Option(
-            "--db", help="DuckDB database file [env COSTLAB_DB, default ./costlab.duckdb]."
+            "--db", help="DuckDB database file (env COSTLAB_DB, default ./costlab.duckdb)."
         ),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")
     ] = False,
+    version: Annotated[  # noqa: ARG001 - handled eagerly by _version
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
+    global console
+    from costlab import progress
+
+    console = _stdout_console()  # stdout may have been swapped since import (tests, notebooks)
+    progress.enable()
+    ctx.call_on_close(lambda: progress.enable(False))  # in-process callers (tests) after us
     state.db = db or Path(os.environ.get("COSTLAB_DB", "costlab.duckdb"))
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -299,7 +343,7 @@ def export_parquet(
     """Write the database's tables as Parquet (cluster=/date= partitions) for Spark or DuckDB in place."""
     from costlab import pipeline
 
-    _show(pipeline.export_parquet(state.db, out))
+    _show(pipeline.export_parquet(_existing_db(), out))
 
 
 @app.command()
@@ -324,7 +368,7 @@ def tokens(
     """What a token really costs: GPU $ per 1M input/output tokens by model, or per trace/session/user/tenant."""
     from costlab import pipeline, render
 
-    result = pipeline.tokens(state.db, start=start, end=end, by=by, match=match, limit=limit)
+    result = pipeline.tokens(_existing_db(), start=start, end=end, by=by, match=match, limit=limit)
     _show(render.tokens(result, fmt.value))
 
 
@@ -339,7 +383,7 @@ def simulate(
 ) -> None:
     """Replay Karpenter strategies (spot, consolidation, schedule, rightsize) on recorded demand."""
     fn = _entry("costlab.simulate.runner", "simulate_from_cli")
-    _show(fn(state.db, strategy=strategy.value, fmt=fmt.value, console=console))
+    _show(fn(_existing_db(), strategy=strategy.value, fmt=fmt.value, console=console))
 
 
 @app.command()
@@ -355,7 +399,7 @@ def recommend(
 ) -> None:
     """Write ready-to-apply NodePool and KEDA manifests from the simulation."""
     fn = _entry("costlab.recommend.runner", "recommend_from_cli")
-    _show(fn(state.db, out=out, current=current, console=console))
+    _show(fn(_existing_db(), out=out, current=current, console=console))
 
 
 @app.command()
@@ -364,7 +408,7 @@ def rules(
 ) -> None:
     """Generate PrometheusRules: $/hour recording rules, cost, idle and budget alerts."""
     fn = _entry("costlab.emit.prometheus_rules", "rules_from_cli")
-    _show(fn(state.db, out=out, console=console))
+    _show(fn(_existing_db(), out=out, console=console))
 
 
 @app.command()
@@ -375,7 +419,7 @@ def exporter(
 ) -> None:
     """Serve costlab_instance_hourly_cost_usd and allocated $ per tenant as Prometheus metrics."""
     fn = _entry("costlab.emit.exporter", "serve_from_cli")
-    _show(fn(state.db, port=port, console=console))
+    _show(fn(_existing_db(), port=port, console=console))
 
 
 @app.command()
@@ -418,7 +462,7 @@ def report(
 ) -> None:
     """Write a batch report (HTML, CSV, FOCUS) for a month or week."""
     fn = _entry("costlab.report.batch", "report_from_cli")
-    _show(fn(state.db, period=period, out=out, console=console))
+    _show(fn(_existing_db(), period=period, out=out, console=console))
 
 
 @app.command()
@@ -439,13 +483,13 @@ def dashboard(
     """Start the Streamlit FinOps dashboard on the database (read-only)."""
     from costlab import pipeline
 
-    pipeline.run_dashboard(state.db, port=port, tenant=tenant, address=address)
+    pipeline.run_dashboard(_existing_db(), port=port, tenant=tenant, address=address)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: known errors become one line on stderr and an exit code, never a traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="costlab", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         sys.exit(0)
@@ -462,7 +506,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # escaped: a message naming a config section like [allocate] must not be read as markup
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

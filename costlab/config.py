@@ -5,6 +5,12 @@ per section ([allocate], [langfuse], [prometheus], [rules], ...). Each stage dec
 as a pydantic-settings model with documented defaults and an env prefix COSTLAB_<SECTION>_; a
 value from the environment wins over the file, the file over the default. Secrets never belong in
 the file: they are read from the environment by the stage that needs them.
+
+Why not pydantic-settings' TomlConfigSettingsSource: it is wired per model in
+settings_customise_sources (every stage's model would carry it), takes its file from the model's
+config rather than COSTLAB_CONFIG at call time, and reads a file with a BOM, a binary file, an
+unknown section or a credential without the one-line errors below; the loader here is the
+few lines that remain once those checks are written anyway.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from costlab.errors import UsageError
@@ -40,9 +47,25 @@ def _read(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        return tomllib.loads(path.read_text())
+        # utf-8-sig: a BOM (Windows editors write one) is accepted, tomllib alone refuses it
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not a UTF-8 text file (byte {exc.start}); the config must be TOML text"
+        ) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from exc
+    unknown = [name for name in data if name not in SECTIONS]
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown section {', '.join(f'[{n}]' for n in unknown)}; "
+            f"known: {', '.join(SECTIONS)} (see costlab.example.toml)"
+        )
+    return data
 
 
 def section(name: str) -> dict[str, Any]:
@@ -53,22 +76,107 @@ def section(name: str) -> dict[str, Any]:
     return value
 
 
+def _names(field: FieldInfo, key: str) -> list[str]:
+    """The names a field accepts as input: its own and its validation aliases."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return [key, *(c for c in alias.choices if isinstance(c, str))]
+    return [key, alias] if isinstance(alias, str) else [key]
+
+
+def env_only(field: FieldInfo) -> bool:
+    """A secret: set only in the environment, never in costlab.toml."""
+    extra = field.json_schema_extra
+    return "SecretStr" in str(field.annotation) or (
+        isinstance(extra, dict) and bool(extra.get("env_only"))
+    )
+
+
+def env_name(model: type[BaseModel], key: str, prefix: str | None = None) -> str:
+    """The environment variable pydantic-settings reads for `key` (aliases bypass the prefix)."""
+    names = _names(model.model_fields[key], key)
+    if len(names) > 1:
+        return next((n for n in names[1:] if n != key), names[1]).upper()
+    if prefix is None:
+        prefix = str(model.model_config.get("env_prefix", "")).upper()
+    return f"{prefix}{key.upper()}"
+
+
+def _check_keys(model: type[BaseModel], table: dict[str, Any], where: str) -> None:
+    """Unknown keys and secrets in the file are errors naming them; nested tables recurse."""
+    by_name = {n: key for key, f in model.model_fields.items() for n in _names(f, key)}
+    for given, value in table.items():
+        key = by_name.get(given)
+        if key is None:
+            known = ", ".join(model.model_fields)
+            raise UsageError(
+                f"{where}: unknown key {given!r}; known keys: {known} (see costlab.example.toml)"
+            )
+        field = model.model_fields[key]
+        if env_only(field):
+            raise UsageError(
+                f"{where}: {given!r} is a credential, read only from the environment "
+                f"({env_name(model, key)}); remove it from the file"
+            )
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel) and isinstance(value, dict):
+            _check_keys(type(default), value, f"{where[:-1]}.{key}]")
+
+
+def _shown(value: Any, secret: bool) -> str:
+    if secret:
+        return "<hidden>"
+    rendered = _toml_value(value)
+    return "null" if rendered is None else rendered
+
+
+def _explain(
+    exc: ValidationError,
+    cls: type[BaseModel],
+    name: str,
+    from_file: dict[str, Any],
+    overrides: dict[str, Any],
+) -> str:
+    """One line per error naming where the value came from, the key, the value and the reason."""
+    path = config_path()
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        head = loc[0] if loc else ""
+        field = cls.model_fields.get(head)
+        secret = field is not None and env_only(field)
+        value = _shown(err.get("input"), secret)
+        dotted = ".".join(loc)
+        if not loc:
+            where = f"[{name}]"
+        elif head in overrides:
+            where = f"option {dotted} = {value}"
+        elif head in from_file:
+            where = f"{path} [{name}] {dotted} = {value}"
+        elif field is not None and issubclass(cls, BaseSettings):
+            where = f"environment {env_name(cls, head)}: [{name}] {dotted} = {value}"
+        else:
+            where = f"[{name}] {dotted} = {value}"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts) + " (see costlab.example.toml)"
+
+
 def settings_for(cls: type[S], name: str, **overrides: Any) -> S:
     """Build `cls`: command-line overrides, then environment variables, then the file's [name]
     table, then the model's defaults."""
     prefix = str(cls.model_config.get("env_prefix", "")).upper()
     reads_env = issubclass(cls, BaseSettings)
+    table = section(name)
+    _check_keys(cls, table, f"{config_path()} [{name}]")
     from_file = {
-        k: v
-        for k, v in section(name).items()
-        if not (reads_env and f"{prefix}{k.upper()}" in os.environ)
+        k: v for k, v in table.items() if not (reads_env and f"{prefix}{k.upper()}" in os.environ)
     }
     try:
         return cls(**{**from_file, **overrides})
-    except ValueError as exc:
-        raise UsageError(
-            f"[{name}] settings: {exc}".splitlines()[0] + " (see costlab.example.toml)"
-        ) from exc
+    except ValidationError as exc:
+        raise UsageError(_explain(exc, cls, name, from_file, overrides)) from exc
+    except ValueError as exc:  # a validator's own error outside pydantic's wrapping
+        raise UsageError(f"[{name}] settings: {str(exc).splitlines()[0]}") from exc
 
 
 # Every section of costlab.toml and the settings model that reads it.
@@ -135,8 +243,10 @@ def _model_lines(model: type[BaseModel], prefix: str, table: str) -> list[str]:
             nested.append((key, type(default), field.description or ""))
             continue
         lines += [f"# {text}" for text in textwrap.wrap(field.description or "", 96)]
-        if "SecretStr" in str(field.annotation):
-            lines.append(f"# {key}: secret, set {prefix}{key.upper()} in the environment")
+        if env_only(field):
+            lines.append(
+                f"# {key}: a credential, set {env_name(model, key, prefix)} in the environment"
+            )
             continue
         rendered = _toml_value(
             default.get_secret_value() if isinstance(default, SecretStr) else default

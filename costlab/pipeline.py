@@ -101,8 +101,9 @@ def run_dashboard(db: Path, *, port: int, tenant: str | None, address: str | Non
     app = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
     if not app.is_file():
         raise StoreError(f"dashboard app not found at {app}")
+    store.require_database(db)
     if not Path(db).is_file():
-        raise StoreError(f"database {db} does not exist yet: run `costlab demo` first")
+        raise StoreError(f"--db {db} is not a database file")
     env = dict(os.environ, COSTLAB_DB=str(Path(db).resolve()))
     if tenant:
         env["COSTLAB_TENANT"] = tenant

@@ -56,6 +56,15 @@ def compose_sql(body: str, ctes: list[tuple[str, str]]) -> str:
     return f"WITH {front}{',' if merged else ''}\n{text}"
 
 
+def require_database(path: str | Path) -> None:
+    """Read-only commands need an existing database: opening a missing one would create it."""
+    p = Path(path)
+    if str(path) != ":memory:" and not p.exists():
+        raise StoreError(
+            f"no costlab database at {p}: run `costlab demo` or `costlab collect` first"
+        )
+
+
 def connect(
     path: str | Path, *, read_only: bool = False, migrate_schema: bool = True
 ) -> duckdb.DuckDBPyConnection:
@@ -65,10 +74,8 @@ def connect(
         p = Path(target)
         if p.is_dir():
             raise StoreError(f"--db {target} is a directory, not a database file")
-        if read_only and not p.exists():
-            raise StoreError(
-                f"database {target} does not exist yet: run `costlab demo` or a collector first"
-            )
+        if read_only:
+            require_database(p)
         if not read_only and not p.parent.exists():
             raise StoreError(f"cannot create database {target}: folder {p.parent} does not exist")
     try:

@@ -23,6 +23,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from costlab import progress
 from costlab.allocate.settings import AllocateSettings
 from costlab.errors import ConservationError, StoreError, UsageError
 from costlab.store import load_sql, transaction
@@ -189,10 +190,13 @@ def allocate_range(
     one year-long window would pair every pod of a node with every segment of that node.
     """
     cfg = settings or AllocateSettings()
-    runs = [
-        allocate_window(conn, chunk, horizon, cfg)
-        for chunk in window_chunks(window, cfg.max_window_days)
-    ]
+    chunks = window_chunks(window, cfg.max_window_days)
+    runs = []
+    with progress.track("allocate", len(chunks), "chunks") as bar:
+        for chunk in chunks:
+            bar.update(description=f"allocate {chunk.start:%Y-%m-%d}")
+            runs.append(allocate_window(conn, chunk, horizon, cfg))
+            bar.advance()
     return AllocationRun.combine(runs)
 
 

@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from costlab import store
+from costlab import progress, store
 from costlab.allocate.gpu import allocate_window
 from costlab.allocate.report import report_by
 from costlab.allocate.tokens import token_rates
@@ -63,8 +63,13 @@ def _prepare_db(db: Path) -> None:
     Path(f"{db}.wal").unlink(missing_ok=True)
 
 
-def load_demo(conn: Any, days: int, seed: int, fleet: Fleet = DEMO_FLEET) -> Window:
-    """Generate and load the demo fleet into an open database; returns the demo window."""
+def load_demo(
+    conn: Any, days: int, seed: int, fleet: Fleet = DEMO_FLEET, bar: Any = None
+) -> Window:
+    """Generate and load the demo fleet into an open database; returns the demo window.
+
+    `bar` (costlab.progress) advances once per cluster, then once for prices and LangFuse data."""
+    bar = bar or progress.NoProgress()
     end = P.DEMO_END
     start = end - timedelta(days=days)
     window = Window(start, end)
@@ -75,6 +80,7 @@ def load_demo(conn: Any, days: int, seed: int, fleet: Fleet = DEMO_FLEET) -> Win
     with sink.collection_run(conn, "demo", window) as run:
         for cluster in fleet.clusters:
             name = cluster.name
+            bar.update(description=f"demo {name}")
             nodes = series.nodes_from_karpenter(
                 signals.karpenter_node_series(workload, start, name),
                 step,
@@ -102,6 +108,8 @@ def load_demo(conn: Any, days: int, seed: int, fleet: Fleet = DEMO_FLEET) -> Win
                     _load_dcgm(conn, batch, name, run)
                     batch, rows = [], 0
             _load_dcgm(conn, batch, name, run)
+            bar.advance()
+        bar.update(description="demo prices")
         run.reports.append(
             sink.load(conn, "prices", price_records(fleet, workload, start, rng), run_id=run.run_id)
         )
@@ -113,6 +121,7 @@ def load_demo(conn: Any, days: int, seed: int, fleet: Fleet = DEMO_FLEET) -> Win
                 run_id=run.run_id,
             )
         )
+        bar.advance()
         sink.set_watermark(conn, "demo", "all", end)
     return window
 
@@ -144,10 +153,12 @@ def run(db: Path, *, days: int, seed: int, console: Any) -> Group:
     _prepare_db(Path(db))
     conn = store.connect(db)
     try:
-        with console.status(f"generating {days} days of demo fleet (seed {seed}) into {db} ..."):
-            window = load_demo(conn, days, seed)
-        with console.status("allocating ..."):
+        # one step per cluster, the prices and LangFuse observations, the allocation
+        with progress.track("demo", len(DEMO_FLEET.clusters) + 2, "steps") as bar:
+            window = load_demo(conn, days, seed, bar=bar)
+            bar.update(description="demo allocation")
             allocation = allocate_window(conn, window, window.end)
+            bar.advance()
         return summary(conn, window, allocation.total_node_cost_usd_micros, db)
     finally:
         conn.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from costlab import store
+from costlab import progress, store
 from costlab.allocate import report as alloc_report
 from costlab.allocate.gpu import AllocationRun, allocate_range, resolve_window, window_chunks
 from costlab.allocate.settings import AllocateSettings
@@ -105,9 +105,13 @@ def _allocate_spark(
     spark = spark_session(master)
     try:
         runs = []
-        for chunk in window_chunks(window, cfg.max_window_days):
-            runs.append(allocate_window_spark(spark, root, out, chunk, horizon, cfg))
-            layout.import_results(conn, out)
+        chunks = window_chunks(window, cfg.max_window_days)
+        with progress.track("allocate (spark)", len(chunks), "chunks") as bar:
+            for chunk in chunks:
+                bar.update(description=f"allocate {chunk.start:%Y-%m-%d}")
+                runs.append(allocate_window_spark(spark, root, out, chunk, horizon, cfg))
+                layout.import_results(conn, out)
+                bar.advance()
         return AllocationRun.combine(runs)
     finally:
         spark.stop()

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from costlab import store
+from costlab import progress, store
 from costlab.errors import UsageError
 from costlab.report import data as report_data
 from costlab.report import html as report_html
@@ -67,14 +67,32 @@ def build_report(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")
+    with progress.track("report", 4, "steps") as bar:
+        return _build(db_path, period, out, savings_provider, focus_settings, now, bar)
+
+
+def _build(
+    db_path: Path | str,
+    period: str | None,
+    out: Path,
+    savings_provider: Callable[[Path], Savings],
+    focus_settings: FocusSettings | None,
+    now: datetime | None,
+    bar: Any,
+) -> ReportFiles:
+    bar.update(description="report: period")
     conn = store.connect(db_path, read_only=True)
     try:
         chosen = resolve_period(conn, period)
         first, last = report_data.coverage(conn)
     finally:
         conn.close()
+    bar.advance()
+    bar.update(description="report: simulated savings")
     # the simulator opens the database itself; run it while no other connection is open
     savings = savings_provider(Path(db_path))
+    bar.advance()
+    bar.update(description="report: figures and FOCUS rows")
     conn = store.connect(db_path, read_only=True)
     try:
         data = report_data.collect(conn, chosen, savings)
@@ -95,6 +113,8 @@ def build_report(
         focus = focus_table(conn, chosen, focus_settings)
     finally:
         conn.close()
+    bar.advance()
+    bar.update(description="report: files")
 
     out.mkdir(parents=True, exist_ok=True)
     label = chosen.label
@@ -119,6 +139,7 @@ def build_report(
         files=[p.name for p in (files.allocation_csv, files.focus_csv, files.focus_parquet)],
     )
     files.html.write_text(page, encoding="utf-8")
+    bar.advance()
     return files
 
 

@@ -27,7 +27,7 @@ from langfuse.api.client import LangfuseAPI
 from langfuse.api.core.api_error import ApiError
 from rich.table import Table
 
-from costlab import store
+from costlab import progress, store
 from costlab.collect import sink
 from costlab.collect.langfuse.map import observation_row, observations_frame
 from costlab.collect.langfuse.settings import LangfuseSettings
@@ -220,9 +220,14 @@ def collect(
     if window is None:
         return report
     api = client or make_client(settings)
-    with sink.collection_run(conn, SOURCE, window) as run:
+    chunks = list(_chunks(window, settings))
+    with (
+        sink.collection_run(conn, SOURCE, window) as run,
+        progress.track("langfuse", len(chunks), "chunks") as bar,
+    ):
         report.run_id = run.run_id
-        for chunk in _chunks(window, settings):
+        for chunk in chunks:
+            bar.update(description=f"langfuse {chunk.start:%Y-%m-%d %H:%M}")
             generations = _generations(api, settings, chunk, report)
             roots = _trace_roots(
                 api,
@@ -251,6 +256,7 @@ def collect(
             for reason, n in loaded.reasons.items():
                 report.reasons[reason] = report.reasons.get(reason, 0) + n
             log.info("langfuse %s..%s: %d generation(s)", chunk.start, chunk.end, len(rows))
+            bar.advance()
         report.loaded, report.quarantined = run.loaded, run.quarantined
     report.watermark = sink.get_watermark(conn, SOURCE, SERIES)
     return report

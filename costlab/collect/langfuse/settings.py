@@ -34,6 +34,7 @@ class LangfuseSettings(BaseSettings):
         None,
         validation_alias=AliasChoices("public_key", "LANGFUSE_PUBLIC_KEY"),
         description="Project public key.",
+        json_schema_extra={"env_only": True},  # with the secret key: environment only
     )
     secret_key: SecretStr | None = Field(
         None,

@@ -53,10 +53,11 @@ from costlab.collect.prometheus.loaders import PRICE_METRIC
 from costlab.collect.prometheus.nodes import DISRUPTED_METRIC, END_REASONS
 from costlab.collect.prometheus.plan import plan_chunks, plan_shards
 from costlab.collect.prometheus.query import Query, make_client
-from costlab.collect.prometheus.run import fetch_chunk, progress_bar, run_shards
+from costlab.collect.prometheus.run import fetch_chunk, run_shards
 from costlab.collect.prometheus.settings import PrometheusSettings, format_duration, parse_duration
 from costlab.config import settings_for
 from costlab.errors import UsageError
+from costlab.progress import progress_bar
 from costlab.timeutil import Window, parse_ts
 
 __all__ = [
