@@ -1,11 +1,15 @@
-"""Derive the reference data costlab ships (costlab/data/) from ../shared/data/.
+"""Derive the reference data costlab ships (costlab/data/, costlab/schemas/) from ../shared/.
+
+A maintainer tool: nothing else in costlab or its tests reads ../shared (a user's clone has none).
 
 Only redistributable sources are used (see costlab/data/NOTICE.md):
 - Karpenter's generated price table and instance-type reference (Apache-2.0)
 - Azure LLM inference trace 2023 (CC-BY-4.0)
 - Mooncake conversation trace (Apache-2.0)
 Alibaba traces (research/study use only) and the SkyPilot catalog (no licence) are NOT shipped;
-tests compare the demo's shapes against them instead.
+the demo and tests keep figures derived from them as cited constants instead.
+
+- the CRD schemas of the objects costlab writes (Apache-2.0, costlab/schemas/NOTICE.md)
 
 Run from the repo root: `uv run python scripts/derive_demo_data.py [--shared ../shared]`.
 """
@@ -18,8 +22,29 @@ import json
 from pathlib import Path
 
 import polars as pl
+import yaml
 
 OUT = Path(__file__).resolve().parent.parent / "costlab" / "data"
+SCHEMAS = OUT.parent / "schemas"
+# pinned file -> (CRD under shared/schemas, served version)
+CRDS = {
+    "prometheusrule-v1.json": (
+        "prometheus-operator/monitoring.coreos.com_prometheusrules.yaml",
+        "v1",
+    ),
+    "nodepool-v1.json": ("karpenter-aws/karpenter.sh_nodepools.yaml", "v1"),
+    "ec2nodeclass-v1.json": ("karpenter-aws/karpenter.k8s.aws_ec2nodeclasses.yaml", "v1"),
+    "scaledobject-v1alpha1.json": ("keda/keda.sh_scaledobjects.yaml", "v1alpha1"),
+}
+
+
+def derive_schemas(shared: Path) -> None:
+    for name, (crd_path, version) in CRDS.items():
+        crd = yaml.safe_load((shared / "schemas" / crd_path).read_text())
+        (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
+        schema = served["schema"]["openAPIV3Schema"]
+        (SCHEMAS / name).write_text(json.dumps(schema, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {SCHEMAS}: {len(CRDS)} CRD schemas")
 
 
 def derive(shared: Path) -> None:
@@ -90,4 +115,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared"
     )
-    derive(parser.parse_args().shared)
+    shared = parser.parse_args().shared
+    derive(shared)
+    derive_schemas(shared)

@@ -1,4 +1,7 @@
-"""Shared fixtures: a fresh in-memory database, paths to the repo and to ../shared/."""
+"""Common fixtures: a fresh in-memory database, the repo path, a small demo database.
+
+Tests read only what a clone holds (tests/fixtures, costlab/data, costlab/schemas), never ../shared.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import pytest
 from costlab import store
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ARG001
@@ -29,13 +31,6 @@ def fresh_db() -> duckdb.DuckDBPyConnection:
     conn = store.connect(":memory:")
     yield conn
     conn.close()
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"{SHARED} is missing: tests read reference data from ../shared/")
-    return SHARED
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """Every number the demo uses that is not read from costlab/data/, named, with where it comes from.
 
 Prices, GPU counts and memory come from the shipped Karpenter tables; request token counts from
-the shipped Azure LLM / Mooncake traces. The rest is below. Tests (tests/test_demo_realism.py)
-check the shapes against the research-only traces in ../shared/data, which costlab cannot ship.
+the shipped Azure LLM / Mooncake traces. The rest is below. tests/test_demo.py checks the shapes
+against figures derived from the research-only Alibaba traces and the unlicensed SkyPilot catalog,
+which costlab cannot ship: those figures are cited constants there, not the data.
 """
 
 from __future__ import annotations

@@ -9,15 +9,13 @@ reads the database or writes files. The rules and their settings are described i
 
 from __future__ import annotations
 
-import json
 import logging
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from costlab import schemas
 from costlab.emit import rules_promql as q
 from costlab.emit.rules_settings import RulesSettings, duration_seconds
 from costlab.emit.rules_thresholds import CostThreshold, cost_threshold
@@ -317,25 +315,12 @@ def prometheus_rule(settings: RulesSettings, threshold: CostThreshold) -> dict[s
     return doc
 
 
-@cache
-def prometheus_rule_schema() -> dict[str, Any]:
-    """The PrometheusRule v1 openAPIV3Schema pinned in emit/schemas (Apache-2.0, see NOTICE)."""
-    text = resources.files("costlab.emit").joinpath("schemas/prometheusrule-v1.json").read_text()
-    return json.loads(text)
-
-
 def validate_prometheus_rule(doc: dict[str, Any]) -> None:
     """Raise RuleValidationError unless `doc` matches the CRD schema and each rule is one kind."""
-    import jsonschema
-
-    errors = sorted(
-        jsonschema.Draft7Validator(prometheus_rule_schema()).iter_errors(doc),
-        key=lambda e: list(e.path),
-    )
-    if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.path)
-        raise RuleValidationError(f"PrometheusRule invalid at {where or '<root>'}: {first.message}")
+    try:
+        schemas.validate(doc)
+    except schemas.SchemaError as exc:
+        raise RuleValidationError(str(exc)) from None
     for group in doc["spec"]["groups"]:
         for rule in group.get("rules", []):
             if ("record" in rule) == ("alert" in rule):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from costlab import schemas
 from costlab.config import settings_for
 from costlab.errors import UsageError
 from costlab.recommend.build import Recommendations, build
@@ -18,10 +19,14 @@ from costlab.simulate.combined import CombinedSettings
 def recommend(
     inputs: SimInputs, current_text: str | None = None, settings: CombinedSettings | None = None
 ) -> tuple[Recommendations, dict[str, str]]:
-    """Recommendations and the files to write (name -> text), pure."""
+    """Recommendations and the files to write (name -> text), pure. Each manifest is validated
+    against its pinned CRD schema (costlab/schemas): a failure raises schemas.SchemaError."""
     cfg = settings or CombinedSettings()
     results = sim_runner.simulate(inputs, "all", cfg)
     rec = build(inputs, results, settings=cfg)
+    # A manifest kubectl would reject (or silently prune) is never written.
+    for obj in (*rec.nodepools, *rec.nodeclasses, *rec.scaledobjects):
+        schemas.validate(obj)
     combined = next(r for r in results if r.strategy == "all")
     out = files(rec, combined.savings_per_month_usd_micros)
     if current_text is not None:

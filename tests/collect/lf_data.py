@@ -1,5 +1,5 @@
 """LangFuse observations built from a slice of the real Azure LLM inference trace (CC-BY-4.0,
-shared/data/azure_llm_2023): one trace per request, a root SPAN carrying trace metadata and a
+tests/fixtures/azure_llm_2023, see tests/fixtures/NOTICE.md): one trace per request, a root SPAN carrying trace metadata and a
 GENERATION with the request's real context/generated token counts and start time.
 
 Tenants are placed four ways so every step of the default tenant rule is exercised:
@@ -14,30 +14,27 @@ i % 5 == 4 (a model LangFuse has no price for: totalCost null).
 from __future__ import annotations
 
 import csv
-import gzip
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+# Every 50th request of AzureLLMInferenceTrace_code.csv, 60 of them, unchanged.
 AZURE_CODE = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "data"
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
     / "azure_llm_2023"
-    / "AzureLLMInferenceTrace_code.csv.gz"
+    / "code_every_50th_request.csv"
 )
 INPUT_USD_PER_TOKEN = Decimal("0.0000005")
 OUTPUT_USD_PER_TOKEN = Decimal("0.0000015")
 
 
-def azure_slice(count: int, stride: int) -> list[tuple[datetime, int, int]]:
-    """(start, context tokens, generated tokens) of rows 0, stride, 2*stride, ... (count rows)."""
+def azure_slice(count: int) -> list[tuple[datetime, int, int]]:
+    """(start, context tokens, generated tokens) of the first `count` requests of the slice."""
     out: list[tuple[datetime, int, int]] = []
-    with gzip.open(AZURE_CODE, "rt", newline="") as fh:
-        for i, row in enumerate(csv.DictReader(fh)):
-            if i % stride:
-                continue
+    with open(AZURE_CODE, newline="") as fh:
+        for row in csv.DictReader(fh):
             day, _, frac = row["TIMESTAMP"].partition(".")
             ts = datetime.fromisoformat(f"{day}.{frac[:6]}").replace(tzinfo=UTC)
             out.append((ts, int(row["ContextTokens"]), int(row["GeneratedTokens"])))
@@ -141,9 +138,9 @@ def _trace_identity(i: int) -> tuple[str | None, list[str]]:
     return user, tags
 
 
-def build(count: int = 60, stride: int = 50) -> tuple[list[dict], list[tuple[datetime, int, int]]]:
+def build(count: int = 60) -> tuple[list[dict], list[tuple[datetime, int, int]]]:
     """All observations (roots + generations) for a slice, and the slice itself."""
-    rows = azure_slice(count, stride)
+    rows = azure_slice(count)
     observations: list[dict] = []
     for i, (start, ctx, gen) in enumerate(rows):
         observations += [root(i, start), generation(i, start, ctx, gen)]

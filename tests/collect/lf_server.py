@@ -1,5 +1,5 @@
 """A fake LangFuse public API on 127.0.0.1 whose every request and response is checked against
-the real OpenAPI spec (shared/schemas/langfuse/openapi.yml) with openapi-core.
+the real OpenAPI spec (tests/fixtures/langfuse/openapi.yml, MIT, see tests/fixtures/NOTICE.md) with openapi-core.
 
 It serves `GET /api/public/v2/observations` (filters: type, fromStartTime, toStartTime, traceId,
 isRootObservation; cursor pagination; field groups) from an in-memory, mutable list, so tests can
@@ -25,7 +25,7 @@ from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "langfuse" / "openapi.yml"
+SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "langfuse" / "openapi.yml"
 OBSERVATIONS_PATH = "/api/public/v2/observations"
 
 # Field groups of the v2 observations endpoint (spec: GET /api/public/v2/observations, `fields`).

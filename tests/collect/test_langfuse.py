@@ -57,6 +57,7 @@ def cost_micros(ctx: int, gen: int) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
+@pytest.mark.service
 def test_loads_the_trace_slice_with_tokens_tenants_cost_and_pagination(fresh_db, server):
     _, rows = build()
     report = lf.collect(fresh_db, settings=settings_for(server), now=at(19, 0))
@@ -101,6 +102,7 @@ def test_loads_the_trace_slice_with_tokens_tenants_cost_and_pagination(fresh_db,
     ]
 
 
+@pytest.mark.service
 def test_the_fake_server_really_validates_against_the_spec(fresh_db, server):
     broken = dict(server.observations[1])
     broken["id"], broken["usageDetails"] = "gen-bad", {"input": "many"}  # spec: integer values
@@ -110,6 +112,7 @@ def test_the_fake_server_really_validates_against_the_spec(fresh_db, server):
     assert server.errors and "response 200" in server.errors[0]
 
 
+@pytest.mark.service
 def test_429_with_retry_after_is_waited_out(fresh_db, server):
     server.faults = [Fault(429, "1")]
     began = time.monotonic()
@@ -119,6 +122,7 @@ def test_429_with_retry_after_is_waited_out(fresh_db, server):
     assert report.loaded == 60 and server.errors == []
 
 
+@pytest.mark.service
 def test_429_after_all_retries_fails_cleanly_and_keeps_the_watermark(fresh_db, server):
     server.faults = [Fault(429, "1")] * 2
     with pytest.raises(CollectorError, match="HTTP 429 rate limited"):
@@ -129,6 +133,7 @@ def test_429_after_all_retries_fails_cleanly_and_keeps_the_watermark(fresh_db, s
     assert table(fresh_db) == []
 
 
+@pytest.mark.service
 def test_late_updated_and_new_observations(fresh_db, server):
     _, rows = build()
     settings = settings_for(server)
@@ -193,6 +198,7 @@ def test_late_updated_and_new_observations(fresh_db, server):
     assert len(table(fresh_db)) == 60 + 3
 
 
+@pytest.mark.service
 def test_collecting_twice_is_the_same_as_once(fresh_db, server):
     settings = settings_for(server, lookback=timedelta(hours=2))
     lf.collect(fresh_db, settings=settings, now=at(19, 0))
@@ -208,6 +214,7 @@ def test_collecting_twice_is_the_same_as_once(fresh_db, server):
     assert idle.window is None and idle.pages == 0
 
 
+@pytest.mark.service
 def test_pagination_edge_cases(fresh_db, server):
     # page size 1: one request per generation (+ the root query pages), no duplicates, no gaps
     report = lf.collect(
@@ -233,6 +240,7 @@ def test_pagination_edge_cases(fresh_db, server):
         )
 
 
+@pytest.mark.service
 def test_wrong_keys_give_a_clear_error_without_the_secret(fresh_db, server, caplog):
     caplog.set_level(logging.DEBUG)
     settings = settings_for(server, secret_key="sk-lf-WRONG-secret")
@@ -242,6 +250,7 @@ def test_wrong_keys_give_a_clear_error_without_the_secret(fresh_db, server, capl
     assert "sk-lf-WRONG-secret" not in str(info.value) + caplog.text + repr(settings)
 
 
+@pytest.mark.service
 def test_secret_never_logged_on_success(fresh_db, server, caplog):
     caplog.set_level(logging.DEBUG)
     report = lf.collect(fresh_db, settings=settings_for(server), now=at(19, 0))
@@ -249,6 +258,7 @@ def test_secret_never_logged_on_success(fresh_db, server, caplog):
     assert server.secret_key not in caplog.text + rendered
 
 
+@pytest.mark.service
 def test_tenant_rule_is_configurable(fresh_db, server, monkeypatch):
     monkeypatch.setenv("COSTLAB_LANGFUSE_TENANT_RULE", '["session", "const:shared"]')
     settings = settings_for(server)
@@ -276,6 +286,7 @@ def test_keys_come_from_the_environment(monkeypatch):
     assert "sk-env-secret" not in repr(settings) + str(settings.model_dump())
 
 
+@pytest.mark.service
 def test_cli_collects_into_a_database_file(tmp_path, server, monkeypatch):
     from typer.testing import CliRunner
 

@@ -117,6 +117,7 @@ def fake_aws(monkeypatch, tmp_path) -> Iterator[None]:
     yield
 
 
+@pytest.mark.service
 def test_sigv4_signs_every_request(fake_aws, monkeypatch):
     monkeypatch.setenv("COSTLAB_PROM_SIGV4", "true")
     conn = store.connect(":memory:")
@@ -135,6 +136,7 @@ def test_sigv4_signs_every_request(fake_aws, monkeypatch):
     assert path == "/workspaces/ws-fake"  # the AMP workspace path is kept and signed
 
 
+@pytest.mark.service
 def test_wrong_secret_is_refused_not_retried(fake_aws):
     with SigV4Server(secret="another-secret") as server:
         with pytest.raises(CollectorError, match="HTTP 403"):

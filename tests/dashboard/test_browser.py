@@ -11,6 +11,9 @@ from tests.dashboard.browser import Chromium
 from tests.dashboard.conftest import SCREENSHOTS
 from tests.dashboard.server import dashboard_server
 
+# Every test drives a headless Chromium against a `costlab dashboard` server.
+pytestmark = pytest.mark.service
+
 TENANT = "devtools"
 
 

@@ -45,6 +45,7 @@ def exporter_url(cost_db):
     thread.join(timeout=5)
 
 
+@pytest.mark.service
 def test_exporter_serves_prices_and_tenant_dollars(exporter_url):
     got = samples(requests.get(exporter_url, timeout=10).text)
     # manual $18.00 beats pricing-api $21.96; the newest spot row in force, not the 2099 one.

@@ -8,6 +8,9 @@ import pytest
 
 from tests.emit.rules_harness import PROMTOOL_TESTS, prepare_unit_test, run_promtool, write_rules
 
+# Every test runs promtool.
+pytestmark = pytest.mark.service
+
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:

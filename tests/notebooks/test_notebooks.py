@@ -37,6 +37,7 @@ def test_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.service
 def test_notebook_executes(path, demo_path, tmp_path, monkeypatch):
     monkeypatch.setenv("COSTLAB_DB", str(demo_path))
     nb = nbformat.read(path, as_version=4)

@@ -85,6 +85,7 @@ def test_collect_prometheus_publishes_each_window_without_double_counting(
     assert layout.unfinished_publishes(root) == [] and pub.read_cursor(root, "prometheus")
 
 
+@pytest.mark.service
 def test_collect_langfuse_publishes_observations(tmp_path, monkeypatch):
     observations, _ = build()
     server = FakeLangfuse(observations=observations).start()

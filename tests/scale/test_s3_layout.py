@@ -31,6 +31,9 @@ from tests.scale.lake import (  # noqa: F401 (s3_bucket is a fixture)
     s3_objects,
 )
 
+# Every test talks to moto's S3 server on a local port.
+pytestmark = pytest.mark.service
+
 DAY1 = Window(datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC))
 DAY2 = Window(DAY1.end, DAY1.end + timedelta(days=1))
 ALLOCATION = "SELECT * FROM allocation ORDER BY window_start_ts, cluster, node, namespace, pod"

@@ -10,10 +10,15 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from costlab import store
 from costlab.scale import parquet_layout as layout
 from tests.scale.test_spark_differential import _allocation as allocation_of
 from tests.scale.test_spark_differential import assert_rows_equal
+
+# Runs `costlab allocate --engine spark` (a Spark JVM) in a subprocess.
+pytestmark = pytest.mark.service
 
 
 def _allocation(path) -> tuple[list[tuple], list[str]]:

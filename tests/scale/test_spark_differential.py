@@ -11,6 +11,7 @@ import math
 import shutil
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,9 @@ from costlab.scale import parquet_layout as layout
 from costlab.scale.spark_engine import allocate_window_spark, register_tables, report_rows_spark
 from costlab.timeutil import Window
 from tests.scale.fleets import HOURS, T0, fleets, load_fleet
+
+# Every test runs a Spark local[2] session (a JVM).
+pytestmark = pytest.mark.service
 
 BY = ("team", "namespace", "nodepool", "cluster", "model", "label:team")
 IDLE = ("separate", "share")

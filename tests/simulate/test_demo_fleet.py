@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import jsonschema
 import pytest
 import yaml
 
-from costlab import store
+from costlab import schemas, store
 from costlab.recommend.runner import recommend
 from costlab.simulate import runner
 from costlab.simulate.inputs import load_inputs
-from tests.simulate.crd_schema import crd_schema
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +80,9 @@ def test_demo_all_strategies_compose(demo_inputs):
     assert results["rightsize"].risk["workloads_moved"] >= 1
 
 
-def test_demo_recommendations_validate(demo_inputs, shared_dir):
-    np_schema = crd_schema(shared_dir / "schemas/karpenter-aws/karpenter.sh_nodepools.yaml", "v1")
-    so_schema = crd_schema(shared_dir / "schemas/keda/keda.sh_scaledobjects.yaml", "v1alpha1")
-    rec, files = recommend(demo_inputs)
+def test_demo_recommendations_validate(demo_inputs):
+    rec, files = recommend(demo_inputs)  # raises schemas.SchemaError on an invalid manifest
     assert rec.nodepools and "summary.md" in files
-    for obj in rec.nodepools:
-        jsonschema.validate(obj, np_schema)
-    for obj in rec.scaledobjects:
-        jsonschema.validate(obj, so_schema)
+    for obj in (*rec.nodepools, *rec.scaledobjects):
+        schemas.validate(obj)
     assert yaml.safe_load(files["nodepool-costlab-gpu-inference.yaml"])["kind"] == "NodePool"

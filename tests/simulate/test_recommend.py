@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 
+from costlab import schemas
 from costlab.recommend.diff import ManifestError, diff_nodepools
 from costlab.recommend.runner import recommend, recommend_from_cli
 from costlab.simulate.inputs import load_inputs
-from tests.simulate.crd_schema import crd_schema
 from tests.simulate.fleet_fixtures import add_memory, add_node, add_pod, add_price
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "recommend"
@@ -41,25 +40,24 @@ def files(fresh_db):
     return out
 
 
-def test_every_object_validates_against_its_crd(files, shared_dir):
-    schemas = {
-        "NodePool": crd_schema(
-            shared_dir / "schemas/karpenter-aws/karpenter.sh_nodepools.yaml", "v1"
-        ),
-        "EC2NodeClass": crd_schema(
-            shared_dir / "schemas/karpenter-aws/karpenter.k8s.aws_ec2nodeclasses.yaml", "v1"
-        ),
-        "ScaledObject": crd_schema(
-            shared_dir / "schemas/keda/keda.sh_scaledobjects.yaml", "v1alpha1"
-        ),
-    }
+def test_every_object_validates_against_its_crd(files):
     kinds = []
     for name, text in files.items():
         if name.endswith(".yaml"):
             doc = yaml.safe_load(text)
-            jsonschema.validate(doc, schemas[doc["kind"]])
+            schemas.validate(doc)
             kinds.append(doc["kind"])
     assert sorted(kinds) == ["EC2NodeClass", "NodePool", "NodePool", "ScaledObject"]
+
+
+def test_a_manifest_with_an_unknown_field_is_rejected(files):
+    doc = yaml.safe_load(files["nodepool-costlab-gpu-inference.yaml"])
+    doc["spec"]["disruption"]["consolidateAftr"] = "5m"
+    with pytest.raises(
+        schemas.SchemaError,
+        match=r"NodePool costlab-gpu-inference invalid at spec/disruption: .*consolidateAftr",
+    ):
+        schemas.validate(doc)
 
 
 def test_nodepool_contents(files):
