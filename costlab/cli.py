@@ -21,7 +21,7 @@ from rich.console import Console
 try:  # typer 0.2x vendors its own click; its exceptions live there
     from typer._click import exceptions as click_exc
 except ImportError:  # pragma: no cover - older typer on plain click
-    from click import exceptions as click_exc
+    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from costlab.errors import CostlabError, NotImplementedYet, StoreError, UsageError
 

@@ -222,10 +222,10 @@ def _toml_value(value: Any) -> str | None:
         items = [_toml_value(v) for v in value]
         return "[" + ", ".join(i for i in items if i is not None) + "]"
     if isinstance(value, dict):
-        items = [
+        pairs = [
             f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None
         ]
-        return "{ " + ", ".join(items) + " }" if items else "{}"
+        return "{ " + ", ".join(pairs) + " }" if pairs else "{}"
     return json.dumps(str(value))
 
 

@@ -98,7 +98,7 @@ def allocation_table(result: AllocationResult) -> Table:
             f"{row.cost_usd_micros / total:.1%}",
         )
     if result.unpriced_node_hours:
-        table.caption += f"; {result.unpriced_node_hours:,.1f} node-hours could not be priced (see unpriced_node_hours)"
+        table.caption = f"{table.caption}; {result.unpriced_node_hours:,.1f} node-hours could not be priced (see unpriced_node_hours)"
     return table
 
 

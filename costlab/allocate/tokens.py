@@ -9,7 +9,6 @@ Read-only on the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import duckdb
 
@@ -82,7 +81,7 @@ def token_rates(
     conn: duckdb.DuckDBPyConnection,
     window: Window,
     settings: AllocateSettings | None = None,
-    match: Literal["model", "deployment"] = "model",
+    match: str = "model",  # "model" or "deployment"; rate_params refuses anything else
     deployment_label: str = DEPLOYMENT_LABEL,
 ) -> list[TokenRate]:
     """One row per model (or deployment) that has GPU cost in the window."""
@@ -96,7 +95,7 @@ def token_cost_by(
     window: Window,
     level: str,
     settings: AllocateSettings | None = None,
-    match: Literal["model", "deployment"] = "model",
+    match: str = "model",  # "model" or "deployment"; rate_params refuses anything else
     deployment_label: str = DEPLOYMENT_LABEL,
     limit: int = 1000,
 ) -> list[tuple]:

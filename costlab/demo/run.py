@@ -50,9 +50,8 @@ def _prepare_db(db: Path) -> None:
         return
     conn = store.connect(db)
     try:
-        foreign = conn.execute(
-            "SELECT count(*) FROM collection_runs WHERE source <> 'demo'"
-        ).fetchone()[0]
+        row = conn.execute("SELECT count(*) FROM collection_runs WHERE source <> 'demo'").fetchone()
+        foreign = row[0] if row else 0
     finally:
         conn.close()
     if foreign:
@@ -168,13 +167,8 @@ def summary(conn: Any, window: Window, total: int, db: Path) -> Group:
     teams = report_by(conn, window, by="team", idle="separate")
     idle = next((r.cost_usd_micros for r in teams if r.tenant == "__idle__"), 0)
     by_team = Table(title="GPU cost by team (idle separate)")
-    for col, justify in (
-        ("team", "left"),
-        ("GPU-hours", "right"),
-        ("efficiency", "right"),
-        ("cost", "right"),
-    ):
-        by_team.add_column(col, justify=justify)
+    for col in ("team", "GPU-hours", "efficiency", "cost"):
+        by_team.add_column(col, justify="left" if col == "team" else "right")
     for r in teams:
         eff = "-" if r.efficiency is None else f"{r.efficiency:.0%}"
         by_team.add_row(r.tenant, f"{r.gpu_hours:,.0f}", eff, usd(r.cost_usd_micros))
@@ -189,13 +183,13 @@ def summary(conn: Any, window: Window, total: int, db: Path) -> Group:
     tokens = Table(title="$ per 1M tokens by model (GPU cost vs LangFuse list price)")
     for col in ("model", "GPU cost", "tokens", "$/1M tokens", "list $/1M"):
         tokens.add_column(col, justify="left" if col == "model" else "right")
-    for r in token_rates(conn, window):
+    for rate in token_rates(conn, window):
         tokens.add_row(
-            r.serving_key,
-            usd(r.gpu_cost_usd_micros),
-            f"{(r.input_tokens + r.output_tokens) / 1e6:,.0f}M",
-            "-" if r.usd_per_1m_tokens is None else f"${r.usd_per_1m_tokens:,.3f}",
-            "-" if r.list_usd_per_1m_tokens is None else f"${r.list_usd_per_1m_tokens:,.3f}",
+            rate.serving_key,
+            usd(rate.gpu_cost_usd_micros),
+            f"{(rate.input_tokens + rate.output_tokens) / 1e6:,.0f}M",
+            "-" if rate.usd_per_1m_tokens is None else f"${rate.usd_per_1m_tokens:,.3f}",
+            "-" if rate.list_usd_per_1m_tokens is None else f"${rate.list_usd_per_1m_tokens:,.3f}",
         )
     head = Text.assemble(
         ("costlab demo ", "bold"),

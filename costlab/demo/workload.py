@@ -381,7 +381,7 @@ class FleetBuilder:
                     else in_day[0]
                 )
                 stop_hour = 17.0 + self.rng.uniform(0, 2)
-                stop = in_day[min(np.searchsorted(hours, stop_hour), in_day.size - 1)]
+                stop = in_day[min(int(np.searchsorted(hours, stop_hour)), in_day.size - 1)]
                 if stop > begin:
                     self.w.pods.append(
                         PodRun(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 import duckdb
 
@@ -28,7 +29,7 @@ class CostThreshold:
 
 
 def cost_threshold_from_stats(
-    settings: RulesSettings, stats: dict[str, object] | None
+    settings: RulesSettings, stats: dict[str, Any] | None
 ) -> CostThreshold:
     """Pick the threshold: the setting if given, else the data quantile, else undefined.
 
@@ -39,13 +40,13 @@ def cost_threshold_from_stats(
         return CostThreshold(value, "set in settings (cost_threshold_usd_per_hour)")
     if not stats or not stats.get("hours") or stats.get("quantile_usd_micros") is None:
         return CostThreshold(None, "no allocation data and no cost_threshold_usd_per_hour setting")
-    micros = int(stats["quantile_usd_micros"])  # type: ignore[arg-type]
+    micros = int(stats["quantile_usd_micros"])
     value = micros_to_usd(micros).quantize(CENT, rounding=ROUND_HALF_EVEN)
     if value <= 0:
         return CostThreshold(None, "recorded hourly cost is zero; set cost_threshold_usd_per_hour")
     first = stats["first_hour_ts"]
     last = stats["last_hour_ts"]
-    top = micros_to_usd(int(stats["max_usd_micros"]))  # type: ignore[arg-type]
+    top = micros_to_usd(int(stats["max_usd_micros"]))
     quantile = f"p{settings.cost_threshold_quantile * 100:g}"
     basis = (
         f"{quantile} of {stats['hours']} hourly GPU cost totals per cluster "
@@ -55,9 +56,7 @@ def cost_threshold_from_stats(
     return CostThreshold(value, basis)
 
 
-def hourly_cost_stats(
-    conn: duckdb.DuckDBPyConnection, settings: RulesSettings
-) -> dict[str, object]:
+def hourly_cost_stats(conn: duckdb.DuckDBPyConnection, settings: RulesSettings) -> dict[str, Any]:
     """Hourly-cost statistics over the baseline: sql/emit/hourly_cost_quantile.sql as a dict."""
     cursor = conn.execute(
         load_sql("emit/hourly_cost_quantile"),

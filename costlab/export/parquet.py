@@ -75,6 +75,7 @@ def allocate_with_engine(
         elif engine == "duckdb":
             run = allocate_range(conn, window, horizon, cfg)
         else:
+            assert input_root  # spark without an input was refused above
             run = _allocate_spark(conn, input_root, spark_master, window, horizon, cfg)
         rows = alloc_report.report_by(conn, window, by=by, idle=idle, scope=cfg.idle_share_scope)
     finally:

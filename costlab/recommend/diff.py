@@ -47,7 +47,7 @@ def check_nodepool(doc: Any, where: str) -> None:
     _need(isinstance(name, str) and name != "", f"{where}: metadata.name", "is required")
     spec = doc.get("spec")
     _need(isinstance(spec, dict), f"{where}: spec", "is required")
-    tmpl = (spec.get("template") or {}).get("spec")
+    tmpl: Any = (spec.get("template") or {}).get("spec")
     _need(isinstance(tmpl, dict), f"{where}: spec.template.spec", "is required")
     ref = tmpl.get("nodeClassRef")
     _need(isinstance(ref, dict), f"{where}: spec.template.spec.nodeClassRef", "is required")

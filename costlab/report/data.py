@@ -156,12 +156,15 @@ def _params(period: Period) -> dict[str, Any]:
 
 
 def coverage(conn: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
-    first, last, _ = conn.execute(load_sql("report/batch_coverage")).fetchone()
+    row = conn.execute(load_sql("report/batch_coverage")).fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns exactly one row
+    first, last, _ = row
     return first, last
 
 
 def summary(conn: duckdb.DuckDBPyConnection, period: Period) -> Summary:
     r = conn.execute(load_sql("report/batch_summary"), _params(period)).fetchone()
+    assert r is not None  # an aggregate without GROUP BY returns exactly one row
     return Summary(
         int(r[0]),
         int(r[1]),

@@ -161,7 +161,7 @@ def _s3_filesystem(bucket: str, endpoint: str | None, region: str | None) -> paf
     return pafs.S3FileSystem(**options)
 
 
-def table_uri(root: str, table: str) -> str:
+def table_uri(root: str | Path, table: str) -> str:
     if not _TABLE.match(table):
         raise StoreError(f"refusing table name {table!r}")
     return f"{normalize_root(root)}/{table}"
@@ -292,7 +292,8 @@ def write_table(
         else None,
         basename_template=f"{tag}-{{i}}.parquet",
         existing_data_behavior="overwrite_or_ignore",
-        file_options=fmt.make_write_options(compression="zstd"),
+        # pyarrow-stubs declare make_write_options() without the **kwargs pyarrow accepts
+        file_options=fmt.make_write_options(compression="zstd"),  # type: ignore[call-arg]
         max_partitions=1_000_000,
         max_open_files=512,
         max_rows_per_file=4_000_000,
@@ -493,7 +494,7 @@ def _import_statements(table: str) -> list[str]:
     staged = exp.to_table(_STAGED + table, quoted=True)
     target = exp.to_table(table, quoted=True)
     if table == "allocation_runs":
-        where = exp.column("run_id").isin(query=exp.select("run_id").from_(staged))
+        where: exp.Expression = exp.column("run_id").isin(query=exp.select("run_id").from_(staged))
     else:
         runs = exp.select("1").from_(
             exp.to_table(_STAGED + "allocation_runs", quoted=True, alias="r")

@@ -341,7 +341,8 @@ def _write_hidden(
         basename_template=f"_{generation}-{{i}}.parquet{INFLIGHT}",
         use_threads=False,  # rows in the order the state returns them
         existing_data_behavior="overwrite_or_ignore",
-        file_options=fmt.make_write_options(compression="zstd"),
+        # pyarrow-stubs declare make_write_options() without the **kwargs pyarrow accepts
+        file_options=fmt.make_write_options(compression="zstd"),  # type: ignore[call-arg]
         max_rows_per_file=4_000_000,
         # row groups of exactly ROW_GROUP rows (the last one shorter), whatever the sizes of the
         # batches DuckDB streams, so that the files are byte-identical

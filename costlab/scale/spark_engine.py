@@ -167,7 +167,7 @@ def allocation_plan() -> list[tuple[gpu.Stage, SparkStatement]]:
     A temp stage's statements must create temp tables, the last one the stage's table; a result
     stage is one SELECT, whose rows become the stage's table.
     """
-    plan = []
+    plan: list[tuple[gpu.Stage, SparkStatement]] = []
     for stage in gpu.ALLOCATION_STAGES:
         statements = to_spark(load_sql(stage.sql_name))
         if stage.result:
@@ -232,6 +232,7 @@ def allocate_window_spark(
         began = time.monotonic()
         sql, args = statement.bind(params)
         df = spark.sql(sql, args=args)
+        assert statement.target is not None  # allocation_plan: only temp tables and inserts
         if statement.kind == "insert":
             df = _conform(df, statement.target, statement.by_name)
         # Materialised once, lineage cut: a later stage reading the view reads these rows.
@@ -334,7 +335,7 @@ def report_by_spark(
 
 def _tenant_row(values: dict[str, Any]) -> alloc_report.TenantRow:
     """A TenantRow from a result row by column name; NULL in a non-optional number is 0."""
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(alloc_report.TenantRow):
         if f.name in values:
             v = values[f.name]

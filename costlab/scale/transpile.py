@@ -80,9 +80,9 @@ class SparkStatement:
         for node in list(tree.find_all(exp.Placeholder)):
             if node.name in inline:
                 node.replace(_literal(values[node.name]))
-        for node in list(tree.find_all(exp.Length)):
-            if isinstance(node.this, exp.Cast) and node.this.to.this == exp.DataType.Type.ARRAY:
-                node.replace(exp.ArraySize(this=node.this))
+        for length in list(tree.find_all(exp.Length)):
+            if isinstance(length.this, exp.Cast) and length.this.to.this == exp.DataType.Type.ARRAY:
+                length.replace(exp.ArraySize(this=length.this))
         return _generate(tree), args
 
 
@@ -126,12 +126,12 @@ def _float_division(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _rewrite(tree: exp.Expression) -> exp.Expression:
+def _rewrite(tree: exp.Expr) -> exp.Expr:
     tree = tree.transform(_epoch_ms)
     return tree.transform(_float_division)
 
 
-def _generate(tree: exp.Expression) -> str:
+def _generate(tree: exp.Expr) -> str:
     try:
         return tree.sql(
             dialect="spark", identify=True, comments=False, unsupported_level=ErrorLevel.RAISE
@@ -140,7 +140,7 @@ def _generate(tree: exp.Expression) -> str:
         raise TranspileError(f"sqlglot cannot write this for Spark: {exc}") from exc
 
 
-def _params(tree: exp.Expression) -> tuple[str, ...]:
+def _params(tree: exp.Expr) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for node in tree.find_all(exp.Placeholder):
         if not node.name:
@@ -149,7 +149,7 @@ def _params(tree: exp.Expression) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _statement(tree: exp.Expression) -> SparkStatement:
+def _statement(tree: exp.Expr) -> SparkStatement:
     if isinstance(tree, exp.Create):
         kind = str(tree.args.get("kind") or "").upper()
         props = tree.args.get("properties")

@@ -143,10 +143,13 @@ class Strategy(ABC, Generic[S]):
 STRATEGIES: dict[str, type[Strategy[Any]]] = {}
 
 
-def register(name: str) -> Callable[[type[Strategy[Any]]], type[Strategy[Any]]]:
+_T = TypeVar("_T", bound=Strategy[Any])
+
+
+def register(name: str) -> Callable[[type[_T]], type[_T]]:
     """Class decorator: register a strategy under a lower-case display name."""
 
-    def wrap(cls: type[Strategy[Any]]) -> type[Strategy[Any]]:
+    def wrap(cls: type[_T]) -> type[_T]:
         key = name.lower()
         if key in STRATEGIES and STRATEGIES[key] is not cls:
             raise ValueError(f"strategy {key!r} registered twice")

@@ -217,7 +217,7 @@ def apply_plan(grid: FleetGrid, plan: pl.DataFrame, catalog: pl.DataFrame) -> Fl
         for g in grid.groups
         if g.spot_price_per_hour is not None
     }
-    new_index: dict[tuple[str, str], int] = {}
+    new_index: dict[tuple[str, str, str], int] = {}
     extra_groups: list[Group] = []
     rows: list[dict[str, np.ndarray]] = []
     for i, (wl, gi) in enumerate(grid.wl_index):

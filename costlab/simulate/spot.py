@@ -92,7 +92,8 @@ def move_to_spot(
     out = grid.copy()
     rates = interruption_rates(s, observed, {g.family for g in grid.groups})
     eligible = sum(
-        (grid.kind_demand.get(k, 0.0) for k in s.eligible_kinds), np.zeros_like(grid.demand)
+        (grid.kind_demand[k] for k in s.eligible_kinds if k in grid.kind_demand),
+        np.zeros_like(grid.demand),
     )
     new_groups, new_rows = [], []
     fig = {

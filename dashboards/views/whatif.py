@@ -22,8 +22,7 @@ if ctx.tenant is not None:
     st.stop()
 
 try:
-    from costlab.simulate.base import get_strategy
-    from costlab.simulate.combined import CombinedSettings
+    from costlab.simulate.combined import Combined, CombinedSettings
     from costlab.simulate.consolidation import ConsolidationSettings
     from costlab.simulate.rightsize import RightsizeSettings
     from costlab.simulate.runner import load as load_inputs
@@ -51,7 +50,7 @@ def _inputs(path: str, stamp: tuple[int, int]):  # noqa: ANN202
 @st.cache_data(show_spinner="Replaying...", max_entries=32)
 def _simulate(path: str, stamp: tuple[int, int], settings_json: str) -> list[dict]:
     settings = CombinedSettings.model_validate_json(settings_json)
-    combined = get_strategy("all")(settings)
+    combined = Combined(settings)
     inputs = _inputs(path, stamp)
     steps = [step.run(inputs) for step in combined.steps()]  # each alone, for the table
     chained = combined.run(inputs)

@@ -98,7 +98,7 @@ def parse_overrides(path: Path) -> ParsedOverrides:
                     out.errors.append(f"line {line}: more fields than the header has")
                     continue
                 row, error = _check_row(rec)
-                if error:
+                if row is None:
                     out.errors.append(f"line {line}: {error}")
                 else:
                     out.rows.append(row)

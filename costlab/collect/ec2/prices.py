@@ -104,7 +104,8 @@ def collect(
             return _load_snapshot(
                 conn, None, "shipped-snapshot", "no AWS credentials: loaded the shipped snapshot"
             )
-        clients = lambda service, region: session.client(service, region_name=region)  # noqa: E731
+        # boto3-stubs type client() per literal service name; `service` is a str parameter here
+        clients = lambda service, region: session.client(service, region_name=region)  # type: ignore[call-overload]  # noqa: E731
     return _collect_aws(conn, settings, clients, now())
 
 

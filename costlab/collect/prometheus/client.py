@@ -48,12 +48,13 @@ class SigV4(requests.auth.AuthBase):
         import botocore.session
 
         self.region, self.service = region, service
-        self.credentials = botocore.session.get_session().get_credentials()
-        if self.credentials is None:
+        credentials = botocore.session.get_session().get_credentials()
+        if credentials is None:
             raise CollectorError(
                 "SigV4: no AWS credentials found (environment, ~/.aws, SSO, web identity or "
                 "instance role)"
             )
+        self.credentials = credentials
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         from botocore.auth import SigV4Auth
@@ -254,7 +255,11 @@ def _epoch(ts: datetime) -> str:
     return f"{ts.timestamp():.3f}"
 
 
-_SAMPLES_SCHEMA = {"metric": pl.String, "ts": pl.Datetime("us", "UTC"), "value": pl.Float64}
+_SAMPLES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "metric": pl.String,
+    "ts": pl.Datetime("us", "UTC"),
+    "value": pl.Float64,
+}
 
 
 def matrix_to_frame(metric: str, result: list[dict]) -> pl.DataFrame:

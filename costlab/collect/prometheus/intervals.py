@@ -57,7 +57,7 @@ def merge_presence(
     """
     has_reason = "end_reason" in existing.columns
     cols = entity + attrs + ["start_ts", "last_seen_ts"]
-    extra = [c for c in ("end_reason", "end_ts") if c in existing.columns]
+    extra: list[str] = [c for c in ("end_reason", "end_ts") if c in existing.columns]
     old = existing.select(cols + extra).with_columns(pl.lit(False).alias("_new"))
     if "end_ts" not in old.columns:
         old = old.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("end_ts"))

@@ -84,7 +84,12 @@ def group_window(
             sink.get_watermark(conn, SOURCE, wm_series(settings, q.name, shard))
             for q in group.queries
         ]
-        start = min(marks) - settings.lag if all(marks) else now - settings.initial_lookback  # type: ignore[type-var]
+        known = [m for m in marks if m is not None]
+        start = (
+            min(known) - settings.lag
+            if len(known) == len(marks)
+            else now - settings.initial_lookback
+        )
         start, end = floor_ts(start, step), floor_ts(now, step)
     return Window(start, end) if end > start else None
 

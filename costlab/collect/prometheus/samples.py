@@ -44,7 +44,7 @@ def load_gpu_samples(
     if good.height:
         newest = good["ts"].max()
         stored = ctx.state[_NEWEST]
-        ctx.state[_NEWEST] = newest if stored is None else max(stored, newest)  # type: ignore[type-var]
+        ctx.state[_NEWEST] = newest if stored is None else max(stored, newest)
     for name, start, end in gaps.iter_rows():
         ctx.gap(name, start, end, "missing-scrapes")
 
