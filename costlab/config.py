@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings
 
 from costlab.errors import UsageError
@@ -65,6 +65,14 @@ def settings_for(cls: type[S], name: str, **overrides: Any) -> S:
     }
     try:
         return cls(**{**from_file, **overrides})
+    except ValidationError as exc:
+        # the first error itself, not pydantic's "1 validation error for X" headline
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        detail = f"{where}: {first['msg']}" if where else first["msg"]
+        raise UsageError(
+            f"[{name}] settings: {detail}".splitlines()[0] + " (see costlab.example.toml)"
+        ) from exc
     except ValueError as exc:
         raise UsageError(
             f"[{name}] settings: {exc}".splitlines()[0] + " (see costlab.example.toml)"
