@@ -84,3 +84,14 @@ def test_removed_gpu_resource_type_is_refused_with_its_replacement(monkeypatch):
 def test_gpu_resource_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("COSTLAB_RULES_GPU_RESOURCE", "aws.amazon.com/neuron")
     assert settings_for(RulesSettings, "rules").gpu_resource == "aws.amazon.com/neuron"
+
+
+def test_promtool_fixtures_spell_each_exporter_its_own_way():
+    from tests.emit.rules_harness import PROMTOOL_TESTS
+
+    for path in sorted(PROMTOOL_TESTS.glob("*.yaml")):
+        text = path.read_text()
+        assert 'resource_type="nvidia_com_gpu"' not in text, path.name
+        assert 'resource="nvidia.com/gpu"' not in text, path.name
+        if "karpenter_nodes_allocatable{" in text:
+            assert 'resource_type="nvidia.com/gpu"' in text, path.name
