@@ -169,7 +169,11 @@ class RulesSettings(BaseSettings):
         ),
     )
     dcgm_node_label: LabelName = Field(
-        default="Hostname", description="DCGM exporter label holding the node name."
+        default="Hostname",
+        description=(
+            "DCGM exporter label holding the node name: Hostname in every release "
+            "(hostname on dcgm-exporter's unreleased HEAD)."
+        ),
     )
     idle_util_threshold_pct: float = Field(
         default=10,
