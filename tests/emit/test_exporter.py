@@ -115,6 +115,7 @@ def engine_node_prices(conn, at: datetime) -> dict[tuple[str, str], int]:
     from costlab.timeutil import Window
 
     _first, horizon = data_bounds(conn)
+    assert horizon is not None, "the database holds no nodes"
     hour = Window(at, at + timedelta(seconds=1)).hour_aligned()
     cfg = AllocateSettings()
     params = allocation_params(hour, horizon, cfg)
