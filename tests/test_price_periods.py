@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -21,9 +22,9 @@ RANK = {"spot-history": 1, "pricing-api": 2, "karpenter-estimate": 3, "snapshot"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def random_prices(seed: int) -> list[dict[str, object]]:
+def random_prices(seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
-    rows: dict[tuple[object, ...], dict[str, object]] = {}
+    rows: dict[tuple[object, ...], dict[str, Any]] = {}
     for _ in range(rng.randint(1, 80)):
         row = {
             "instance_type": rng.choice(["p4d.24xlarge", "g5.12xlarge"]),
@@ -38,7 +39,7 @@ def random_prices(seed: int) -> list[dict[str, object]]:
     return list(rows.values())
 
 
-def resolve_plainly(prices: list[dict[str, object]]) -> list[tuple[object, ...]]:
+def resolve_plainly(prices: list[dict[str, Any]]) -> list[tuple[object, ...]]:
     """Every key the prices know, resolved at each of its change points by the rule itself."""
     keys = {(p["instance_type"], p["region"], p["zone"], p["capacity_type"]) for p in prices}
     out = []
@@ -57,8 +58,8 @@ def resolve_plainly(prices: list[dict[str, object]]) -> list[tuple[object, ...]]
                 key=lambda p: (
                     p["source"] != "manual",
                     p["zone"] == "",
-                    RANK[p["source"]],  # type: ignore[index]
-                    -p["effective_from"].timestamp(),  # type: ignore[attr-defined]
+                    RANK[p["source"]],
+                    -p["effective_from"].timestamp(),
                 ),
             )
             until = points[i + 1] if i + 1 < len(points) else None
