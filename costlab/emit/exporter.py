@@ -1,8 +1,9 @@
 """`costlab exporter`: serve instance prices and tenant dollars from the database as metrics.
 
 Metrics (all gauges, dollars as floats converted from stored micro-dollars):
-- `costlab_instance_hourly_cost_usd{instance_type,capacity_type,region,zone}`: the price in force
-  (sql/emit/effective_prices.sql); zone="" is a region-wide price. This is the series the common
+- `costlab_instance_hourly_cost_usd{instance_type,capacity_type,region,zone}`: the price in force,
+  resolved exactly as the allocation engine resolves it (PRICE_STAGES, then
+  sql/emit/prices_in_force.sql); zone="" is a region-wide price. This is the series the common
   `... * on(instance_type) group_left() aws_ec2_instance_hourly_cost` recipe assumes exists.
 - `costlab_gpu_hourly_cost_usd{...same labels}`: that price divided by the instance's GPUs.
 - `costlab_tenant_allocated_cost_usd{cluster,tenant}` and `costlab_tenant_allocated_gpu_hours`:
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 
 PRICE_LABELS = ("instance_type", "capacity_type", "region", "zone")
 TENANT_LABELS = ("cluster", "tenant")
+# The engine's one price resolution (sql/allocate/price_periods.sql) over every key the prices
+# table knows, as the simulator runs it: a second ranking here once drifted 11.8 % from what the
+# allocation charged (issue #13). Temp tables work on a read-only connection.
+PRICE_STAGES = ("simulate/price_keys", "allocate/price_periods")
 
 
 class ExporterSettings(BaseSettings):
@@ -67,10 +72,12 @@ class Snapshot:
 
 def read_snapshot(conn: duckdb.DuckDBPyConnection, now: datetime) -> Snapshot:
     """Prices in force at `now` and tenant dollars of the last hour completed by `now`."""
+    for stage in PRICE_STAGES:
+        conn.execute(load_sql(stage))
     prices = [
         (it, ct, region, zone, int(micros), gpus)
-        for it, region, zone, ct, _source, micros, gpus in conn.execute(
-            load_sql("emit/effective_prices"), {"now": now}
+        for it, region, zone, ct, micros, gpus in conn.execute(
+            load_sql("emit/prices_in_force"), {"now": now}
         ).fetchall()
     ]
     tenant_rows = conn.execute(load_sql("emit/tenant_cost_last_hour"), {"now": now}).fetchall()

@@ -1,27 +1,33 @@
 """PromQL of the generated rules, one small builder per expression.
 
-Metric and label names are the real ones:
+Metric and label names are the real ones (see docs/rules.md for the sources):
 - Karpenter node gauges `karpenter_nodes_allocatable` / `karpenter_nodes_total_pod_requests`
-  carry `node_name`, `nodepool`, `capacity_type`, `instance_type`, `zone`, `region` and
-  `resource_type` (`nvidia.com/gpu` written `nvidia_com_gpu`);
+  carry `node_name`, `nodepool`, `capacity_type`, `instance_type`, `zone`, `region` (and more
+  well-known labels the rules aggregate away) and `resource_type`, the resource name lower-cased
+  with `-` -> `_`: `nvidia.com/gpu` stays `nvidia.com/gpu`;
 - Karpenter's `karpenter_cloudprovider_instance_type_offering_price_estimate` carries
   `instance_type`, `capacity_type`, `zone` (no region since v0.36);
 - `costlab exporter` serves
   `costlab_instance_hourly_cost_usd{instance_type,capacity_type,region,zone}`
   where zone="" is a region-wide price;
-- kube-state-metrics: `kube_pod_container_resource_requests{resource,namespace,pod,node}`,
-  `kube_pod_status_phase{phase}`, `kube_namespace_labels{label_<name>}`;
-- DCGM exporter: `DCGM_FI_DEV_GPU_UTIL` (0-100) with `gpu` and `Hostname`.
+- kube-state-metrics: `kube_pod_container_resource_requests{resource,namespace,pod,node}` with
+  `resource` sanitised (`nvidia.com/gpu` -> `nvidia_com_gpu`), `kube_pod_status_phase{phase}`,
+  `kube_namespace_labels{label_<name>}`;
+- DCGM exporter: `DCGM_FI_DEV_GPU_UTIL` (0-100) with `gpu` and `Hostname`. The rules read DCGM
+  per node and GPU only, never by its `pod`/`namespace`: those name the exporter itself when it is
+  scraped with honorLabels=false (the dcgm-exporter chart's default; the workload is then in
+  `exported_pod`/`exported_namespace`), so both scrape shapes give the same results.
 
-Every name a setting can change is a validated label name, so nothing here builds PromQL from
-free text.
+Both GPU resource spellings are derived from the one Kubernetes resource name in the settings,
+and every other name a setting can change is a validated label name, so nothing here builds
+PromQL from free text.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from costlab.emit.rules_settings import RulesSettings
+from costlab.emit.rules_settings import RulesSettings, karpenter_resource_type, ksm_resource
 
 KARPENTER_PRICE = "karpenter_cloudprovider_instance_type_offering_price_estimate"
 EXPORTER_PRICE = "costlab_instance_hourly_cost_usd"
@@ -66,7 +72,8 @@ class Exprs:
         c = settings.cluster_label
         self.c = c
         self.node_by = f"{c}, node_name, nodepool, capacity_type, instance_type, region, zone"
-        self.gpu = settings.gpu_resource_type
+        self.karpenter_gpu = karpenter_resource_type(settings.gpu_resource)
+        self.ksm_gpu = ksm_resource(settings.gpu_resource)
 
     # --- prices and nodes ---------------------------------------------------------------------
     def price(self) -> str:
@@ -75,7 +82,7 @@ class Exprs:
         return f"max by (instance_type, capacity_type, zone) ({KARPENTER_PRICE})"
 
     def node_gpus(self) -> str:
-        selector = f'karpenter_nodes_allocatable{{resource_type="{self.gpu}"}}'
+        selector = f'karpenter_nodes_allocatable{{resource_type="{self.karpenter_gpu}"}}'
         return f"max by ({self.node_by}) ({selector}) > 0"
 
     def node_unrequested(self) -> str:
@@ -84,7 +91,7 @@ class Exprs:
             f"  {NODE_GPUS}\n"
             "  - (\n"
             f"    max by ({self.node_by}) "
-            f'(karpenter_nodes_total_pod_requests{{resource_type="{self.gpu}"}})\n'
+            f'(karpenter_nodes_total_pod_requests{{resource_type="{self.karpenter_gpu}"}})\n'
             f"    or {NODE_GPUS} * 0\n"
             "  ),\n"
             "  0\n"
@@ -155,7 +162,7 @@ class Exprs:
             f"sum by ({c}, namespace) (\n"
             "  (\n"
             f"    sum by ({c}, namespace, pod, node) "
-            f'(kube_pod_container_resource_requests{{resource="{self.gpu}"}})\n'
+            f'(kube_pod_container_resource_requests{{resource="{self.ksm_gpu}"}})\n'
             f"    and on ({c}, namespace, pod) (max by ({c}, namespace, "
             f'pod) (kube_pod_status_phase{{phase="Running"}}) == 1)\n'
             "  )\n"

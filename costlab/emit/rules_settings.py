@@ -4,12 +4,13 @@ Every field has a default, bounds where they make sense and a description; `docs
 them. They come from the environment with the prefix `COSTLAB_RULES_` (dicts and lists as JSON,
 e.g. `COSTLAB_RULES_BUDGETS_USD_PER_MONTH='{"ml-research": 20000}'`).
 
-Names that end up inside PromQL (label names, the GPU resource type) are checked against the
-Prometheus label-name grammar, so no setting can inject PromQL text.
+Names that end up inside PromQL are checked against a grammar (label names against Prometheus',
+the GPU resource against Kubernetes' resource-name grammar), so no setting can inject PromQL text.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -18,6 +19,15 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# An extended resource name (a GPU is one): a DNS-subdomain prefix, `/`, a qualified name
+# (k8s.io/apimachinery validation: IsDNS1123Subdomain, IsQualifiedName). Neither part can hold a
+# quote or a backslash, so the derived spellings are safe inside PromQL string literals; the
+# required prefix refuses an exporter's spelling such as `nvidia_com_gpu`.
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_RESOURCE_NAME = re.compile(
+    rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+_KSM_INVALID = re.compile(r"[^a-zA-Z0-9_]")
 _DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m|h|d|w|y)$")
 _DURATION_SECONDS = {
     "ms": 0.001,
@@ -34,6 +44,30 @@ def _label_name(value: str) -> str:
     if not _LABEL_NAME.match(value):
         raise ValueError(f"{value!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
     return value
+
+
+def _resource_name(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if not _RESOURCE_NAME.match(value) or len(name) > 63 or len(prefix) > 253:
+        raise ValueError(
+            f"{value!r} is not a Kubernetes extended resource name (domain/name, e.g. "
+            "nvidia.com/gpu, amd.com/gpu, aws.amazon.com/neuron)"
+        )
+    return value
+
+
+def karpenter_resource_type(resource: str) -> str:
+    """Karpenter's `resource_type` value: lower-cased, `-` -> `_`, dots and slashes kept
+    (`nvidia.com/gpu` stays `nvidia.com/gpu`; kubernetes-sigs/karpenter
+    pkg/controllers/metrics/node/controller.go, resourceNameToString)."""
+    return resource.lower().replace("-", "_")
+
+
+def ksm_resource(resource: str) -> str:
+    """kube-state-metrics' `resource` value: every `[^a-zA-Z0-9_]` -> `_`, case kept
+    (`nvidia.com/gpu` -> `nvidia_com_gpu`; kubernetes/kube-state-metrics internal/store/utils.go,
+    SanitizeLabelName)."""
+    return _KSM_INVALID.sub("_", resource)
 
 
 def _duration(value: str) -> str:
@@ -54,6 +88,7 @@ def duration_seconds(value: str) -> float:
 
 
 LabelName = Annotated[str, AfterValidator(_label_name)]
+ResourceName = Annotated[str, AfterValidator(_resource_name)]
 Duration = Annotated[str, AfterValidator(_duration)]
 PriceSource = Literal["karpenter", "exporter"]
 
@@ -120,10 +155,11 @@ class RulesSettings(BaseSettings):
         default="cluster",
         description="Label that names the cluster (external label or relabelled).",
     )
-    gpu_resource_type: LabelName = Field(
-        default="nvidia_com_gpu",
+    gpu_resource: ResourceName = Field(
+        default="nvidia.com/gpu",
         description=(
-            "GPU resource as Karpenter's resource_type / kube-state-metrics' resource label."
+            "Kubernetes name of the GPU resource; the rules derive Karpenter's resource_type "
+            "(nvidia.com/gpu) and kube-state-metrics' resource (nvidia_com_gpu) from it."
         ),
     )
     tenant_label: LabelName = Field(
@@ -133,7 +169,11 @@ class RulesSettings(BaseSettings):
         ),
     )
     dcgm_node_label: LabelName = Field(
-        default="Hostname", description="DCGM exporter label holding the node name."
+        default="Hostname",
+        description=(
+            "DCGM exporter label holding the node name: Hostname in every release "
+            "(hostname on dcgm-exporter's unreleased HEAD)."
+        ),
     )
     idle_util_threshold_pct: float = Field(
         default=10,
@@ -205,6 +245,19 @@ class RulesSettings(BaseSettings):
         default=None,
         description="If set, alerts get runbook_url = <base>#<alert name in lower case>.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_removed_gpu_resource_type(cls, data: object) -> object:
+        # One label spelling for both exporters was half wrong (Karpenter keeps `nvidia.com/gpu`):
+        # say what replaced it instead of silently ignoring an old environment variable.
+        given = isinstance(data, dict) and "gpu_resource_type" in data
+        if given or "COSTLAB_RULES_GPU_RESOURCE_TYPE" in os.environ:
+            raise ValueError(
+                "gpu_resource_type (COSTLAB_RULES_GPU_RESOURCE_TYPE) was replaced by gpu_resource "
+                "(COSTLAB_RULES_GPU_RESOURCE), the Kubernetes resource name, e.g. nvidia.com/gpu"
+            )
+        return data
 
     @model_validator(mode="after")
     def _check_budgets(self) -> RulesSettings:
