@@ -71,6 +71,7 @@ def make_client(settings: PrometheusSettings) -> PromClient:
         max_retries=settings.max_retries,
         backoff_s=settings.backoff_s,
         max_backoff_s=settings.max_backoff_s,
+        max_retry_after_s=settings.max_retry_after_s,
         query_params=settings.query_params,
     )
 
