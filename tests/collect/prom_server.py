@@ -192,7 +192,9 @@ class Proxy:
             self._reply(h, 429, error, Retry_After=wait)
             return
         if fail:
-            self._reply(h, 503, {"status": "error", "errorType": "unavailable", "error": "try later"})
+            self._reply(
+                h, 503, {"status": "error", "errorType": "unavailable", "error": "try later"}
+            )
             return
         if refuse:
             status, text = self.too_large

@@ -13,7 +13,9 @@ it stopped.
 
 Every query is `last_over_time(<selector>[<step - 1ms>])` evaluated at `step` (`prom_query`): a
 point exists only when a real scrape fell in the step before it, so missing scrapes stay missing
-(never carried forward by Prometheus' 5-minute lookback) and become `collection_gaps` rows.
+(never carried forward by Prometheus' 5-minute lookback) and become `collection_gaps` rows. Each
+group's step is at least the scrape interval measured on its series (`scrape_intervals`), so a
+point is missing only when a scrape was.
 Presence series (nodes, pod GPU requests) become intervals at step resolution, merged across
 chunks and runs by `prom_intervals.merge_presence`. See docs/collect-prometheus.md.
 

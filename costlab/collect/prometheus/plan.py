@@ -2,7 +2,8 @@
 
 A shard is one group of series of one cluster (`settings.clusters`; one shard per group when
 unsharded). Its window is [watermark - lag, now) on an incremental run (now - initial_lookback
-without a watermark) or the requested backfill window, aligned to the group's step. Chunks respect
+without a watermark) or the requested backfill window, aligned to the group's step, which is never
+shorter than the scrape interval of its series (`StepChooser`, `scrape_intervals`). Chunks respect
 Prometheus' 11,000 points per series and `max_samples_per_query` series x points.
 """
 
@@ -23,6 +24,7 @@ from costlab.collect.prometheus.context import (
     Ctx,
     Group,
     GroupReport,
+    log,
     wm_series,
 )
 from costlab.collect.prometheus.query import shard_matchers
@@ -136,11 +138,13 @@ class StepChooser:
         if safe_step(interval) > step:
             if configured is not None:
                 where = f" in cluster {cluster}" if cluster else ""
-                self.report.warnings.append(
+                message = (
                     f"{group.name}{where}: step {_human(configured)} is shorter than the scrape "
                     f"interval of {metric} ({_human(interval)}); collected at "
                     f"{_human(safe_step(interval))} so that no scrape is lost"
                 )
+                log.warning("%s", message)
+                self.report.warnings.append(message)
             step = safe_step(interval)
         return step, interval
 
