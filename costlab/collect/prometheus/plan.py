@@ -98,8 +98,8 @@ class StepChooser:
 
     Configured `step` (or `price_step`) if set, else `min_step`; raised to the safe step of the
     group's scrape interval when that is longer (a warning when a configured step was raised).
-    Intervals are measured at the end of the window, else at its start or middle (a series that
-    stopped before the end), once per selector and run.
+    Intervals are measured (`measure`, before any `step`) at the end of the window, else at its
+    start or middle (a series that stopped before the end), once per selector and run.
     """
 
     def __init__(
@@ -108,26 +108,47 @@ class StepChooser:
         self.client, self.settings, self.report = client, settings, report
         self.measured: dict[str, timedelta | None] = {}
 
-    def interval(self, selector: str, at: list[datetime]) -> timedelta | None:
-        if selector not in self.measured:
-            found = None
-            for t in at:
-                found = measure_scrape_interval(
-                    self.client, selector, t, self.settings.scrape_interval_window
-                )
-                if found is not None:
-                    break
-            self.measured[selector] = found.longest if found else None
-        return self.measured[selector]
+    def selectors(self, groups: tuple[Group, ...], clusters: list[str | None]) -> list[str]:
+        out = [
+            q.selector(shard_matchers(self.settings, c))
+            for g in groups
+            for c in clusters
+            for q in g.queries
+        ]
+        return list(dict.fromkeys(out))
 
-    def step(
-        self, group: Group, cluster: str | None, at: list[datetime]
-    ) -> tuple[timedelta, timedelta | None]:
+    def measure(self, selectors: list[str], at: list[datetime]) -> None:
+        """Measure selectors `max_concurrency` at a time (one request each, more for a series
+        absent at the end of the range)."""
+
+        failed = threading.Event()
+
+        def one(selector: str) -> timedelta | None:
+            if failed.is_set():  # one probe failed: the run fails, start no more requests
+                return None
+            try:
+                for t in at:
+                    found = measure_scrape_interval(
+                        self.client, selector, t, self.settings.scrape_interval_window
+                    )
+                    if found is not None:
+                        return found.longest
+                return None
+            except BaseException:
+                failed.set()
+                raise
+
+        with ThreadPoolExecutor(max_workers=self.settings.max_concurrency) as pool:
+            jobs = [pool.submit(one, selector) for selector in selectors]
+        found = [job.result() for job in jobs]
+        self.measured.update(zip(selectors, found, strict=True))
+
+    def step(self, group: Group, cluster: str | None) -> tuple[timedelta, timedelta | None]:
         """(step, the group's longest scrape interval or None when none was measured)."""
         s = self.settings
         configured = s.price_step if group.price_step else s.step
         extra = shard_matchers(s, cluster)
-        found = {q.metric: self.interval(q.selector(extra), at) for q in group.queries}
+        found = {q.metric: self.measured[q.selector(extra)] for q in group.queries}
         known = {m: i for m, i in found.items() if i is not None}
         for metric, i in known.items():
             self.report.scrape_intervals[wm_series(s, metric, cluster)] = i
@@ -189,10 +210,10 @@ def plan_shards(
     clusters: list[str | None] = list(settings.clusters) or [None]
     todo: list[tuple[Shard, str]] = []
     steps = StepChooser(client, settings, report)
-    at = probe_times(settings, window, now)
+    steps.measure(steps.selectors(groups, clusters), probe_times(settings, window, now))
     for gi, group in enumerate(groups):
         for ci, cluster in enumerate(clusters):
-            step, interval = steps.step(group, cluster, at)
+            step, interval = steps.step(group, cluster)
             rep = GroupReport(
                 group.name,
                 group_window(conn, group, settings, step, window, now, cluster),
