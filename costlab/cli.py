@@ -165,9 +165,9 @@ def collect_prometheus(
     step: Annotated[
         str | None,
         typer.Option(
-            help="Query resolution, e.g. 30s, 1m; default: [prometheus] step / COSTLAB_PROM_STEP, "
-            "else per group the detected scrape interval (at least 15s). Never below a scrape "
-            "interval: a shorter step is raised, with a warning."
+            help="Query resolution, e.g. 30s, 1m; default: `step` of costlab.toml's prometheus "
+            "table or COSTLAB_PROM_STEP, else per group the detected scrape interval (at least "
+            "15s). Never below a scrape interval: a shorter step is raised, with a warning."
         ),
     ] = None,
     cluster: Annotated[

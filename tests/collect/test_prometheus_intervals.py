@@ -17,7 +17,7 @@ from prom_snapshot import settings
 
 from costlab import store
 from costlab.allocate.gpu import allocate_window
-from costlab.collect.prometheus import collect, collect_from_cli, make_client
+from costlab.collect.prometheus import collect, collect_from_cli, make_client, render
 from costlab.collect.prometheus.scrape_intervals import (
     detect_scrape_intervals,
     measure_scrape_interval,
@@ -100,6 +100,14 @@ def _allocate(conn) -> list[tuple]:
     ).fetchall()
 
 
+def _rendered(report) -> str:
+    from rich.console import Console
+
+    console = Console(record=True, width=250)
+    console.print(render(report))
+    return console.export_text()
+
+
 def _gpu_hours(conn) -> list[tuple]:
     """GPU-hours of DCGM samples per node: each sample stands for its sample_ms."""
     return conn.execute(
@@ -145,6 +153,11 @@ def test_every_scrape_interval_costs_the_same(prom, fresh_db, cluster, step, ste
             "kube_node_labels (15s); collected at 15s so that no scrape is lost"
         )
         assert len(raised) == 3  # nodes, pods, gpu_samples (no labels or counters here)
+        text = _rendered(report)
+        assert "step 7s is shorter than the scrape interval" in text
+        row = next(line for line in text.splitlines() if "gpu_samples@scrape-15s" in line)
+        cells = [c.strip() for c in row.split("│")]
+        assert cells[4:6] == ["15s", "15s"]  # scrape interval, step
     else:
         assert raised == []
     assert report.scrape_intervals[f"DCGM_FI_DEV_GPU_UTIL@{cluster}"] >= 15 * S
