@@ -206,7 +206,14 @@ def collect_prometheus(
         str | None, typer.Option(help="ISO start; default: the stored watermark.")
     ] = None,
     end: Annotated[str | None, typer.Option(help="ISO end; default: now.")] = None,
-    step: Annotated[str, typer.Option(help="Query resolution, e.g. 15s, 1m.")] = "15s",
+    step: Annotated[
+        str | None,
+        typer.Option(
+            help="Query resolution, e.g. 30s, 1m; default: `step` of costlab.toml's prometheus "
+            "table or COSTLAB_PROM_STEP, else per group the detected scrape interval (at least "
+            "15s). Never below a scrape interval: a shorter step is raised, with a warning."
+        ),
+    ] = None,
     cluster: Annotated[
         str | None, typer.Option(help="Cluster name to record (default: the `cluster` label).")
     ] = None,

@@ -4,6 +4,7 @@ that can fail (503), count and record requests, or hang (to kill a collector mid
 from __future__ import annotations
 
 import http.server
+import json
 import socket
 import subprocess
 import threading
@@ -102,7 +103,12 @@ class PromServer:
 
 class Proxy:
     """Forwards to `upstream`; answers 503 to the first `fail_first` requests (or all, with
-    fail_always); after `hang_after` forwarded requests, holds every request until released."""
+    fail_always); after `hang_after` forwarded requests, holds every request until released.
+
+    `max_points` plays a backend with a per-query limit: a query_range with more evaluation points
+    than that gets `too_large` (HTTP status, error text with `{points}` and `{limit}`).
+    `retry_after` answers the first requests 429 with that `Retry-After` header (seconds).
+    """
 
     def __init__(
         self,
@@ -111,11 +117,19 @@ class Proxy:
         fail_first: int = 0,
         fail_always: bool = False,
         hang_after: int | None = None,
+        max_points: int | None = None,
+        too_large: tuple[int, str] = (422, ""),
+        retry_after: list[str] | None = None,
     ):
         self.upstream = upstream
         self.fail_first = fail_first
         self.fail_always = fail_always
         self.hang_after = hang_after
+        self.max_points = max_points
+        self.too_large = too_large
+        self.retry_after = list(retry_after or [])
+        self.refused = 0
+        self.arrivals: list[float] = []  # time.monotonic() of each request
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
         self.failed = 0
         self.forwarded = 0
@@ -139,22 +153,53 @@ class Proxy:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
+    def _reply(
+        self, h: http.server.BaseHTTPRequestHandler, status: int, body: dict, **headers: str
+    ) -> None:
+        payload = json.dumps(body).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(payload)))
+        for key, value in headers.items():
+            h.send_header(key.replace("_", "-"), value)
+        h.end_headers()
+        h.wfile.write(payload)
+
+    def _points(self, path: str, params: dict[str, list[str]]) -> int:
+        if not path.endswith("/query_range"):
+            return 0
+        start, end, step = (float(params[k][0]) for k in ("start", "end", "step"))
+        return int((end - start) // step) + 1
+
     def _handle(self, h: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+        params = urllib.parse.parse_qs(body.decode())
         with self.lock:
-            self.requests.append((h.path, urllib.parse.parse_qs(body.decode())))
-            fail = self.fail_always or self.failed < self.fail_first
+            self.arrivals.append(time.monotonic())
+            self.requests.append((h.path, params))
+            wait = self.retry_after.pop(0) if self.retry_after else None
+            fail = wait is None and (self.fail_always or self.failed < self.fail_first)
             if fail:
                 self.failed += 1
+            points = self._points(h.path, params)
+            refuse = self.max_points is not None and points > self.max_points
+            if refuse:
+                self.refused += 1
             hang = not fail and self.hang_after is not None and self.forwarded >= self.hang_after
-            if not fail and not hang:
+            if not fail and not hang and wait is None and not refuse:
                 self.forwarded += 1
+        if wait is not None:
+            error = {"status": "error", "errorType": "too_many_requests", "error": "rate limited"}
+            self._reply(h, 429, error, Retry_After=wait)
+            return
         if fail:
-            payload = b'{"status":"error","errorType":"unavailable","error":"try later"}'
-            h.send_response(503)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
-            h.wfile.write(payload)
+            self._reply(
+                h, 503, {"status": "error", "errorType": "unavailable", "error": "try later"}
+            )
+            return
+        if refuse:
+            status, text = self.too_large
+            error = text.format(points=points, limit=self.max_points)
+            self._reply(h, status, {"status": "error", "errorType": str(status), "error": error})
             return
         if hang:
             self.hanging.set()

@@ -130,7 +130,9 @@ def test_sigv4_signs_every_request(fake_aws, monkeypatch):
         )
     conn.close()
     assert server.rejected == []
-    assert report.requests == len(server.seen) == 2  # /series, then one /query_range
+    # Three /query probes for the scrape interval (end, start, middle: no samples here), /series,
+    # then one /query_range.
+    assert report.requests == len(server.seen) == 5
     assert all(h["authorization"].startswith("AWS4-HMAC-SHA256 Credential=") for h in server.seen)
     path = urllib.parse.urlparse(server.url).path
     assert path == "/workspaces/ws-fake"  # the AMP workspace path is kept and signed

@@ -1,14 +1,19 @@
-"""A small Prometheus HTTP API client: range queries, series counts, retries, sample frames.
+"""A small Prometheus HTTP API client: range and instant queries, series counts, sample frames.
 
 Works against anything that speaks the Prometheus HTTP API (Prometheus, Thanos Querier, Mimir,
 Cortex, VictoriaMetrics, Amazon Managed Service for Prometheus): the base URL is the part before
 `/api/v1`, extra headers (e.g. `X-Scope-OrgID` for Mimir) and a bearer token are sent with every
 request; for AMP, `SigV4` signs every request with botocore (credentials from the default chain).
 
-Transient failures (HTTP 5xx and 429, connection errors, timeouts) are retried with exponential
-backoff; anything else raises `CollectorError` at once. A query that Prometheus refuses because
-it is too large (HTTP 422 / "exceeded maximum resolution" / "query processing would load too many
-samples") raises `QueryTooLarge`, so the caller can split the range and ask again.
+Transport is `requests` with urllib3's `Retry` mounted on its adapter: transient failures (HTTP
+429, 500, 502, 503, 504, connection errors, read timeouts) are retried with exponential backoff,
+and a `Retry-After` header on 429/503 is honoured (capped at `max_retry_after_s`); anything else
+raises `CollectorError` at once. A query that the server refuses because it is too large
+(Prometheus' 11,000 points, VictoriaMetrics' `-search.maxPointsPerTimeseries` /
+`-search.maxSamplesPerQuery`, Mimir/Cortex and Thanos query limits: `TOO_LARGE`) raises
+`QueryTooLarge`, so the caller can split the range and ask again. Only the fast matrix parsing
+(`matrix_bytes_to_frame`) and SigV4 signing are written here (docs/collect-prometheus.md,
+"Transport").
 """
 
 from __future__ import annotations
@@ -16,20 +21,41 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from costlab.errors import CollectorError
 
 log = logging.getLogger(__name__)
 
-_RETRY_STATUS = {429, 500, 502, 503, 504}
-_TOO_LARGE = ("exceeded maximum resolution", "too many samples", "would load too many samples")
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+# How servers say a query is too large, in their own words (substrings of the error text):
+TOO_LARGE = (
+    # Prometheus (and Thanos Querier, which runs the same engine): query_range with > 11,000 points
+    "exceeded maximum resolution",
+    # Prometheus --query.max-samples
+    "would load too many samples",
+    # VictoriaMetrics: "too many points for the given step=...; cannot exceed
+    # -search.maxPointsPerTimeseries=N" and "cannot select more than -search.maxSamplesPerQuery=N
+    # samples" (both HTTP 422)
+    "-search.maxPointsPerTimeseries",
+    "-search.maxSamplesPerQuery",
+    # Mimir / Cortex query limits (HTTP 422 / 400)
+    "the query hit the max number of chunks limit",
+    "the query hit the aggregated chunks size limit",
+    "the query hit the max number of series limit",
+    "the query time range exceeds the limit",
+    # Thanos / Mimir store-gateway limits, wrapped in "expanding series: ..." by the querier
+    "exceeded series limit",
+    "exceeded chunks limit",
+    "exceeded bytes limit",
+)
 
 
 class QueryTooLarge(CollectorError):
@@ -86,6 +112,15 @@ class ClientStats:
             self.samples += samples
 
 
+class _Retry(Retry):
+    """urllib3's Retry with the backoff this client always had: `backoff_s` before the first
+    retry, doubling up to `max_backoff_s` (urllib3 retries the first time at once)."""
+
+    def get_backoff_time(self) -> float:
+        n = len(self.history)
+        return 0.0 if n == 0 else float(min(self.backoff_max, self.backoff_factor * 2 ** (n - 1)))
+
+
 class PromClient:
     def __init__(
         self,
@@ -98,9 +133,9 @@ class PromClient:
         max_retries: int = 5,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        max_retry_after_s: float = 300.0,
         auth: requests.auth.AuthBase | None = None,
         query_params: dict[str, str] | None = None,
-        sleep=time.sleep,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise CollectorError(f"Prometheus URL must start with http:// or https://, got {url!r}")
@@ -119,17 +154,29 @@ class PromClient:
         self._sessions_lock = threading.Lock()
         self.timeout_s = timeout_s
         self.max_retries = max_retries
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
-        self.sleep = sleep
+        # Every API call is a read, so POST (used to keep long queries out of URLs) is retried too.
+        self.retry = _Retry(
+            total=max_retries,
+            status_forcelist=RETRY_STATUS,
+            allowed_methods=frozenset({"GET", "POST"}),
+            backoff_factor=backoff_s,
+            backoff_max=max_backoff_s,
+            respect_retry_after_header=True,
+            retry_after_max=int(max_retry_after_s),
+            raise_on_status=False,  # the last answer is returned: its error text is reported
+            raise_on_redirect=False,
+        )
         self.stats = ClientStats()
 
     @property
     def session(self) -> requests.Session:
-        """This thread's session (connection pool, headers, TLS and auth settings)."""
+        """This thread's session (connection pool, retries, headers, TLS and auth settings)."""
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            adapter = HTTPAdapter(max_retries=self.retry)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             session.headers.update(self.headers)
             session.verify = self.verify_tls
             session.auth = self.auth
@@ -150,43 +197,36 @@ class PromClient:
 
     def _post(self, path: str, params: dict | list) -> requests.Response:
         """POST form-encoded (the API accepts GET or POST; POST keeps long queries out of URLs);
-        an HTTP 200 response, after retries of transient failures."""
+        an HTTP 200 response, after urllib3 retried transient failures."""
         url = f"{self.base}/api/v1/{path}"
-        attempt = 0
-        while True:
-            self.stats.add(requests=1)
-            failure: str
-            try:
-                resp = self.session.post(url, data=params, timeout=self.timeout_s)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                failure = f"{type(exc).__name__}: {exc}"
-            else:
-                if resp.status_code == 200:
-                    return resp
-                text = _error_text(resp)
-                if resp.status_code in (400, 422) and any(m in text for m in _TOO_LARGE):
-                    raise QueryTooLarge(text)
-                if resp.status_code not in _RETRY_STATUS:
-                    raise CollectorError(
-                        f"Prometheus {path} failed with HTTP {resp.status_code}: {text[:300]}"
-                    )
-                failure = f"HTTP {resp.status_code}: {text[:200]}"
-            if attempt >= self.max_retries:
-                raise CollectorError(
-                    f"Prometheus {path} still failing after {attempt + 1} attempts: {failure}"
-                )
-            delay = min(self.max_backoff_s, self.backoff_s * (2**attempt))
-            log.warning(
-                "Prometheus %s: %s; retry %d/%d in %.2fs",
-                path,
-                failure,
-                attempt + 1,
-                self.max_retries,
-                delay,
+        try:
+            resp = self.session.post(url, data=params, timeout=self.timeout_s)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            self.stats.add(requests=self.max_retries + 1, retries=self.max_retries)
+            raise CollectorError(
+                f"Prometheus {path} still failing after {self.max_retries + 1} attempts: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        history = resp.raw.retries.history if getattr(resp.raw, "retries", None) else ()
+        self.stats.add(requests=len(history) + 1, retries=len(history))
+        if resp.status_code == 200:
+            return resp
+        text = _error_text(resp)
+        if resp.status_code >= 400 and any(m in text for m in TOO_LARGE):
+            raise QueryTooLarge(text)
+        if resp.status_code in RETRY_STATUS:
+            raise CollectorError(
+                f"Prometheus {path} still failing after {len(history) + 1} attempts: "
+                f"HTTP {resp.status_code}: {text[:200]}"
             )
-            self.stats.add(retries=1)
-            attempt += 1
-            self.sleep(delay)
+        raise CollectorError(f"Prometheus {path} failed with HTTP {resp.status_code}: {text[:300]}")
+
+    def query_body(self, query: str, at: datetime) -> bytes:
+        """The response body of an instant query at `at`: for a range vector (`metric[10m]`),
+        a matrix of the raw samples in the range (parse with `matrix_bytes_to_frame`)."""
+        return self._post(
+            "query", {**self.query_params, "query": query, "time": _epoch(at)}
+        ).content
 
     def series_count(self, match: str, start: datetime, end: datetime) -> int:
         data = self._get("series", {"match[]": match, "start": _epoch(start), "end": _epoch(end)})
@@ -238,7 +278,7 @@ def _data(path: str, body: dict) -> object:
 def _matrix(data: object) -> list[dict]:
     if data.get("resultType") != "matrix":  # type: ignore[attr-defined]
         raise CollectorError(
-            f"expected a matrix from query_range, got {data.get('resultType')}"  # type: ignore[attr-defined]
+            f"expected a matrix, got {data.get('resultType')}"  # type: ignore[attr-defined]
         )
     return data["result"]  # type: ignore[index]
 

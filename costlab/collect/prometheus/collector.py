@@ -13,7 +13,9 @@ it stopped.
 
 Every query is `last_over_time(<selector>[<step - 1ms>])` evaluated at `step` (`prom_query`): a
 point exists only when a real scrape fell in the step before it, so missing scrapes stay missing
-(never carried forward by Prometheus' 5-minute lookback) and become `collection_gaps` rows.
+(never carried forward by Prometheus' 5-minute lookback) and become `collection_gaps` rows. Each
+group's step is at least the scrape interval measured on its series (`scrape_intervals`), so a
+point is missing only when a scrape was.
 Presence series (nodes, pod GPU requests) become intervals at step resolution, merged across
 chunks and runs by `prom_intervals.merge_presence`. See docs/collect-prometheus.md.
 
@@ -23,7 +25,7 @@ other code imports from it; the work is in the `prom_*` modules.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,15 +128,16 @@ def render(report: CollectReport) -> Any:
     from rich.table import Table
 
     table = Table(title=f"Prometheus collection {report.run_id} ({report.mode})")
-    for col in ("group", "from", "to", "chunks", "samples", "rows", "quarantined"):
-        table.add_column(
-            col, justify="right" if col in ("chunks", "samples", "rows", "quarantined") else "left"
-        )
+    numeric = ("scrape interval", "step", "chunks", "samples", "rows", "quarantined")
+    for col in ("group", "from", "to", *numeric):
+        table.add_column(col, justify="right" if col in numeric else "left")
     for g in report.groups:
         table.add_row(
             f"{g.name}@{g.cluster}" if g.cluster else g.name,
             g.window.start.isoformat() if g.window else "up to date",
             g.window.end.isoformat() if g.window else "",
+            _seconds(g.scrape_interval),
+            _seconds(g.step),
             str(g.chunks),
             str(g.samples),
             str(g.rows),
@@ -159,19 +162,26 @@ def render(report: CollectReport) -> Any:
     return RichGroup(*parts)
 
 
+def _seconds(d: timedelta | None) -> str:
+    return "n/a" if d is None else f"{d.total_seconds():g}s"
+
+
 def collect_from_cli(
     db_path: Path | str,
     *,
     url: str,
     start: str | None,
     end: str | None,
-    step: str,
+    step: str | None,
     cluster: str | None,
     console: Any = None,
     clusters: list[str] | None = None,
     concurrency: int | None = None,
 ) -> Any:
-    overrides: dict[str, Any] = {"url": url, "step": parse_duration(step)}
+    # Only options given on the command line override costlab.toml and COSTLAB_PROM_*.
+    overrides: dict[str, Any] = {"url": url}
+    if step is not None:
+        overrides["step"] = step
     if cluster:
         overrides["cluster"] = cluster
     if clusters:

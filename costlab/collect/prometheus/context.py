@@ -28,6 +28,8 @@ class GroupReport:
     name: str
     window: Window | None = None
     cluster: str | None = None  # the shard's cluster when `clusters` is set
+    step: timedelta | None = None  # the step used (each point stands for this much time)
+    scrape_interval: timedelta | None = None  # the group's longest scrape interval measured
     chunks: int = 0
     samples: int = 0
     rows: int = 0
@@ -44,6 +46,8 @@ class CollectReport:
     retries: int = 0
     counters: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # measured scrape interval per metric (`metric@cluster` per shard or fixed cluster)
+    scrape_intervals: dict[str, timedelta] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:

@@ -18,6 +18,8 @@ from costlab.collect.prometheus.client import PromClient, QueryTooLarge, SigV4
 from costlab.collect.prometheus.settings import PrometheusSettings, format_duration
 from costlab.errors import UsageError
 
+SIGV4_MAX_RETRY_AFTER_S = 30.0
+
 
 @dataclass(frozen=True)
 class Query:
@@ -59,8 +61,12 @@ def make_client(settings: PrometheusSettings) -> PromClient:
         settings.ca_bundle if (settings.verify_tls and settings.ca_bundle) else settings.verify_tls
     )
     auth = None
+    retry_after = settings.max_retry_after_s
     if settings.sigv4:
         auth = SigV4(sigv4_region(settings), settings.sigv4_service)
+        # urllib3 resends the request as signed, and AWS refuses a signature older than 5
+        # minutes: keep all retries of a request well inside that.
+        retry_after = min(retry_after, SIGV4_MAX_RETRY_AFTER_S)
     return PromClient(
         settings.url,
         auth=auth,
@@ -71,6 +77,7 @@ def make_client(settings: PrometheusSettings) -> PromClient:
         max_retries=settings.max_retries,
         backoff_s=settings.backoff_s,
         max_backoff_s=settings.max_backoff_s,
+        max_retry_after_s=retry_after,
         query_params=settings.query_params,
     )
 

@@ -59,8 +59,19 @@ class PrometheusSettings(BaseSettings):
     max_retries: int = Field(5, ge=0, description="Retries of a request on 5xx/429/timeouts.")
     backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles per retry.")
     max_backoff_s: float = Field(30.0, ge=0, description="Longest retry delay.")
-    step: timedelta = Field(
-        timedelta(seconds=15), description="Query resolution (use the scrape interval)."
+    max_retry_after_s: float = Field(
+        300.0, ge=0, description="Longest wait a server's Retry-After (429/503) can ask for."
+    )
+    step: timedelta | None = Field(
+        None,
+        description="Query resolution. Unset (auto): per group, the scrape interval detected "
+        "from the samples, rounded up to a round step, at least `min_step`. A step below a "
+        "group's scrape interval is raised to it, with a warning.",
+    )
+    min_step: timedelta = Field(timedelta(seconds=15), description="Floor of the automatic step.")
+    scrape_interval_window: timedelta = Field(
+        timedelta(minutes=10),
+        description="How much of each series' recent samples the scrape interval is measured on.",
     )
     price_step: timedelta = Field(
         timedelta(minutes=5), description="Resolution of the price-estimate series."
@@ -132,8 +143,16 @@ class PrometheusSettings(BaseSettings):
             raise UsageError(f"`clusters` must be distinct, non-empty names: {self.clusters}")
         return self
 
+    @field_validator("step", mode="before")
+    @classmethod
+    def _step(cls, v: Any) -> timedelta | None:
+        if v is None or (isinstance(v, str) and v.strip().lower() in ("", "auto")):
+            return None
+        return parse_duration(v)
+
     @field_validator(
-        "step",
+        "min_step",
+        "scrape_interval_window",
         "price_step",
         "lag",
         "initial_lookback",
