@@ -143,6 +143,9 @@ def _global(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # The Prometheus client counts and reports its own retries; urllib3's per-retry warnings
+    # would put a multi-line log in front of the one-line error.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 def _entry(module: str, function: str) -> Any:

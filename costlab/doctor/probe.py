@@ -8,12 +8,12 @@ are aggregated by Prometheus, and raw samples are read for one series only (scra
 from __future__ import annotations
 
 import re
-import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from costlab.collect.prometheus.client import PromClient
+from costlab.collect.prometheus.scrape_intervals import measure_scrape_interval
 from costlab.collect.prometheus.settings import format_duration
 from costlab.doctor import checks as c
 
@@ -106,17 +106,12 @@ class Probe:
 
 
 def _scrape_interval(probe: Probe, metric: str, labels: dict[str, str], last: datetime) -> float:
-    """Median spacing of one series' raw samples in the 10 minutes before its last sample.
-
-    Kept in one function so a shared interval detector can replace it."""
+    """Scrape interval of one series in the 10 minutes before its last sample, measured the way
+    the collector measures it to choose its step (typical gap, in seconds)."""
     matchers = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
     sel = f'{{__name__="{metric}"{"," + matchers if matchers else ""}}}'
-    data = probe.client.query(f"{sel}[10m]", last + timedelta(milliseconds=1))
-    diffs = []  # per series: a series with more labels also matches these exact matchers
-    for r in data.get("result", []):
-        stamps = [float(t) for t, _ in r.get("values", [])]
-        diffs += [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    return round(statistics.median(diffs), 3) if diffs else 0.0
+    found = measure_scrape_interval(probe.client, sel, last + timedelta(milliseconds=1))
+    return round(found.typical.total_seconds(), 3) if found else 0.0
 
 
 def _escape(value: str) -> str:

@@ -153,7 +153,7 @@ class PromClient:
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
         self.timeout_s = timeout_s
-        self.max_retries = max_retries
+        self._max_retries = max_retries
         # Every API call is a read, so POST (used to keep long queries out of URLs) is retried too.
         self.retry = _Retry(
             total=max_retries,
@@ -167,6 +167,21 @@ class PromClient:
             raise_on_redirect=False,
         )
         self.stats = ClientStats()
+
+    @property
+    def max_retries(self) -> int:
+        return self._max_retries
+
+    @max_retries.setter
+    def max_retries(self, n: int) -> None:
+        """Change the retry budget of every session, including those already open."""
+        self._max_retries = n
+        self.retry = self.retry.new(total=n)
+        with self._sessions_lock:
+            for session in self._sessions:
+                adapter = HTTPAdapter(max_retries=self.retry)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
 
     @property
     def session(self) -> requests.Session:
