@@ -200,3 +200,31 @@ def test_a_step_below_the_scrape_interval_would_lose_time(
     collect(fresh_db, window=WINDOW, settings=settings(prom.url, clusters=[cluster]))
     lost = fresh_db.execute("SELECT sum(sample_ms) / 3600000 FROM gpu_samples").fetchone()[0]
     assert lost == pytest.approx(kept, abs=1e-4)
+
+
+def test_a_step_change_between_runs_counts_the_overlap_once(prom, fresh_db):
+    """The same window collected at 15 s and then again at 60 s: where the 60 s samples now stand,
+    the 15 s ones are gone, so no second of a series is counted on both grids (a tail the 60 s grid
+    does not reach keeps its 15 s samples), and the allocation is unchanged."""
+    collect(fresh_db, window=WINDOW, settings=settings(prom.url, clusters=["scrape-15s"]))
+    assert _gpu_hours(fresh_db) == [(NODE_A, 8.0), (NODE_B, 1.0)]
+    again = settings(prom.url, clusters=["scrape-15s"], step=timedelta(minutes=1))
+    collect(fresh_db, window=WINDOW, settings=again)
+    overlapping = fresh_db.execute(
+        "SELECT count(*) FROM (SELECT ts, sample_ms, lag(ts) OVER (PARTITION BY node, gpu_uuid, "
+        "mig_instance_id ORDER BY ts) AS prev FROM gpu_samples) "
+        "WHERE ts - to_milliseconds(sample_ms) < prev"
+    ).fetchone()
+    assert overlapping == (0,)
+    assert (
+        fresh_db.execute("SELECT count(*) FROM gpu_samples WHERE sample_ms = 60000").fetchone()[0]
+        > 0
+    )
+    # The same dollars as a database collected at 60 s only (a 60 s step over a 15 s scrape
+    # ends intervals up to one step late: that is the step's, not the reload's, doing).
+    only_60s = store.connect(":memory:")
+    try:
+        collect(only_60s, window=WINDOW, settings=again)
+        assert _allocate(fresh_db) == _allocate(only_60s)
+    finally:
+        only_60s.close()

@@ -38,6 +38,8 @@ def load_gpu_samples(
         good = ctx.load("gpu_samples", rows, rep, append=True) if rows.height else rows
         gaps = _gaps_from_chunk(ctx, good, a)
     else:
+        if rows.height:
+            _drop_other_grid(ctx, rows)
         good = ctx.load("gpu_samples", rows, rep) if rows.height else rows
         ctx.state.pop(_LAST, None)  # stored samples inside the chunk: read back from now on
         gaps = _gaps_from_table(ctx, a, b)
@@ -47,6 +49,21 @@ def load_gpu_samples(
         ctx.state[_NEWEST] = newest if stored is None else max(stored, newest)
     for name, start, end in gaps.iter_rows():
         ctx.gap(name, start, end, "missing-scrapes")
+
+
+def _drop_other_grid(ctx: Ctx, rows: pl.DataFrame) -> None:
+    """Stored samples of these series on another step's grid, where these rows now stand."""
+    reloaded = rows.group_by(KEY).agg(
+        pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts")
+    )
+    sample_ms = round(ctx.step.total_seconds() * 1000)
+    ctx.conn.register("reloaded_series", reloaded.to_arrow())
+    try:
+        ctx.conn.execute(
+            store.load_sql("collect/prometheus_samples_drop_other_grid"), {"sample_ms": sample_ms}
+        )
+    finally:
+        ctx.conn.unregister("reloaded_series")
 
 
 def _scope(ctx: Ctx) -> str | None:
