@@ -7,9 +7,10 @@ import io
 import json
 from decimal import Decimal
 
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
-from costlab.allocate.report import AllocationResult
+from costlab.allocate.report import TEAM_FALLBACK_NOTICE, AllocationResult
 from costlab.money import micros_to_usd
 
 
@@ -49,6 +50,7 @@ def allocation_json(result: AllocationResult) -> str:
         "idle": result.idle,
         "total_node_cost_usd": result.total_node_cost_usd,
         "unpriced_node_hours": round(result.unpriced_node_hours, 6),
+        "team_fallback_namespaces": result.team_fallback_namespaces,
         "rows": [_row_dict(r) for r in result.rows],
     }
     return json.dumps(
@@ -99,6 +101,12 @@ def allocation_table(result: AllocationResult) -> Table:
         )
     if result.unpriced_node_hours:
         table.caption += f"; {result.unpriced_node_hours:,.1f} node-hours could not be priced (see unpriced_node_hours)"
+    if result.team_fallback_namespaces:
+        table.caption += "\n" + escape_markup(
+            TEAM_FALLBACK_NOTICE.format(
+                n=result.team_fallback_namespaces, usd=usd(result.team_fallback_usd_micros)
+            )
+        )
     return table
 
 
