@@ -82,7 +82,8 @@ def allocation_table(result: AllocationResult) -> Table:
         f"GPU cost by {result.by}, {result.window.start:%Y-%m-%d %H:%M} to {result.window.end:%Y-%m-%d %H:%M} UTC"
         f" (idle: {result.idle})"
     )
-    table = Table(title=title, caption=f"total node cost {usd(result.total_node_cost_usd_micros)}")
+    caption = f"total node cost {usd(result.total_node_cost_usd_micros)}"
+    table = Table(title=title)
     table.add_column(result.by)
     table.add_column("GPU-hours", justify="right")
     table.add_column("efficiency", justify="right")
@@ -100,13 +101,14 @@ def allocation_table(result: AllocationResult) -> Table:
             f"{row.cost_usd_micros / total:.1%}",
         )
     if result.unpriced_node_hours:
-        table.caption += f"; {result.unpriced_node_hours:,.1f} node-hours could not be priced (see unpriced_node_hours)"
+        caption += f"; {result.unpriced_node_hours:,.1f} node-hours could not be priced (see unpriced_node_hours)"
     if result.team_fallback_namespaces:
-        table.caption += "\n" + escape_markup(
+        caption += "\n" + escape_markup(
             TEAM_FALLBACK_NOTICE.format(
                 n=result.team_fallback_namespaces, usd=usd(result.team_fallback_usd_micros)
             )
         )
+    table.caption = caption
     return table
 
 

@@ -77,12 +77,11 @@ def ksm_request_pattern(resources: Sequence[str]) -> str:
 def from_ksm(ksm: pl.Expr, resources: Sequence[str]) -> pl.Expr:
     """kube-state-metrics' sanitised resource back to the Kubernetes resource name (null when it
     is none of the configured resources, MIG slices or time-sliced GPUs)."""
-    out = pl.when(ksm == ksm_resource(NVIDIA_SHARED)).then(pl.lit(NVIDIA_SHARED))
-    for r in resources:
-        out = out.when(ksm == ksm_resource(r)).then(pl.lit(r))
+    known = {ksm_resource(r): r for r in (*resources, NVIDIA_SHARED)}
+    named = ksm.replace_strict(known, default=None, return_dtype=pl.String)
     mig = ksm.str.extract(f"^{KSM_MIG}$", 1)
     mig_mem = ksm.str.extract(f"^{KSM_MIG}$", 2).str.replace("_me", "+me")
-    return out.otherwise(pl.lit("nvidia.com/mig-") + mig + pl.lit(".") + mig_mem)
+    return pl.coalesce(named, pl.lit("nvidia.com/mig-") + mig + pl.lit(".") + mig_mem)
 
 
 def device_count(
