@@ -197,27 +197,24 @@ def nodes_from_karpenter(
     """
     if "metric" not in frame.columns:
         return pl.DataFrame()
-    rank = {acc.karpenter_resource_type(r): i for i, r in enumerate(resources)}
-    part = frame.filter(
-        (pl.col("metric") == NODE_METRIC) & _col(frame, "resource_type").is_in(list(rank))
-    )
-    if part.height == 0:
+    part = frame.filter(pl.col("metric") == NODE_METRIC)
+    if part.height == 0 or "resource_type" not in part.columns:
         return pl.DataFrame()
-    gpu = acc.device_count(
+    gpu = karpenter_devices(
         part.with_columns(
             _col(part, "cluster") if cluster is None else pl.lit(cluster).alias("cluster")
         ),
-        ["cluster", "node_name", "ts"],
-        "resource_type",
-        rank,
+        resources,
     )
+    if gpu.height == 0:
+        return pl.DataFrame()
     attrs = ["nodepool", "instance_type", "capacity_type", "region", "zone", "instance_gpu_name"]
     shaped = gpu.select(
         pl.col("ts"),
         pl.col("cluster"),
         _col(gpu, "node_name").alias("node"),
         *[_col(gpu, a) for a in attrs],
-        pl.col("value").round(0).cast(pl.Int32).alias("gpu_count"),
+        pl.col("value").round(0).cast(pl.Int32).fill_null(0).alias("gpu_count"),
     )
     keys = ["cluster", "node"]
     runs = intervals_from_presence(shaped, keys, step, horizon)
@@ -257,6 +254,21 @@ def nodes_from_karpenter(
         "zone",
         "gpu_count",
         "gpu_model",
+    )
+
+
+def karpenter_devices(frame: pl.DataFrame, resources: Sequence[str]) -> pl.DataFrame:
+    """`karpenter_nodes_allocatable` samples to one per (cluster, node_name, ts) whose value is the
+    node's device count (`accelerators.node_devices`; a node advertising only MIG slices or
+    shared GPUs counts the instance's GPUs, Karpenter's `instance_gpu_count` label)."""
+    hint = pl.coalesce(_col(frame, "instance_gpu_count"), _col(frame, "instance_accelerator_count"))
+    return acc.node_devices(
+        frame,
+        ["cluster", "node_name", "ts"],
+        "resource_type",
+        {acc.karpenter_resource_type(r): i for i, r in enumerate(resources)},
+        acc.KARPENTER_SLICES,
+        hint.cast(pl.Float64, strict=False),
     )
 
 

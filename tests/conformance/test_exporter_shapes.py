@@ -220,3 +220,26 @@ def test_dcgm_node_from_a_configured_label():
     rows, _ = sample_rows('DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-1",node="n9"} 3')
     assert _gpu_rows(frame(rows))[0][0] is None
     assert _gpu_rows(frame(rows), node_label="node")[0][0] == "n9"
+
+
+def test_nodes_advertising_only_gpu_slices_are_gpu_nodes():
+    """MIG's mixed strategy advertises `nvidia.com/mig-1g.10gb` (Karpenter `nvidia.com/mig_1g.10gb`,
+    lower-cased, `-` -> `_`) and the device plugin's renamed time-slicing `nvidia.com/gpu.shared`,
+    no `nvidia.com/gpu`: still GPU nodes, their GPUs from Karpenter's `instance_gpu_count`, or
+    from DCGM when only kube-state-metrics knows the node."""
+    text = (HERE / "karpenter_synthetic.prom").read_text()
+    mig = text.replace('resource_type="nvidia.com/gpu"', 'resource_type="nvidia.com/mig_1g.10gb"')
+    mig = mig.replace('instance_gpu_count="1"', 'instance_gpu_count="8"')
+    rows, _ = sample_rows(mig)
+    assert series.nodes_from_karpenter(frame(rows), STEP, None)["gpu_count"].to_list() == [8]
+    shared, _ = sample_rows(
+        text.replace('resource_type="nvidia.com/gpu"', 'resource_type="nvidia.com/gpu.shared"')
+    )
+    nodes, _ = node_presence(frame(shared))
+    assert nodes.select("node_name", "value").rows() == [("ip-10-0-1-23.ec2.internal", 1.0)]
+    ksm, _ = sample_rows(
+        'kube_node_status_allocatable{node="n1",resource="nvidia_com_mig_1g_10gb",unit="integer"} 7\n'
+        'dcgm_gpus_by_node{Hostname="n1",modelName="NVIDIA A100-SXM4-80GB"} 1'
+    )
+    nodes, _ = node_presence(frame(ksm))
+    assert nodes.select("node_name", "value", "instance_gpu_name").rows() == [("n1", 1.0, "a100")]

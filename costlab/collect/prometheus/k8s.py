@@ -130,13 +130,12 @@ def _empty_nodes() -> pl.DataFrame:
 
 
 def _karpenter_nodes(frame: pl.DataFrame, resources: Sequence[str]) -> pl.DataFrame:
-    rank = {acc.karpenter_resource_type(r): i for i, r in enumerate(resources)}
-    part = frame.filter(
-        (pl.col("metric") == series.NODE_METRIC) & _col(frame, "resource_type").is_in(list(rank))
-    )
+    part = frame.filter(pl.col("metric") == series.NODE_METRIC)
+    if part.height == 0 or "resource_type" not in part.columns:
+        return _empty_nodes()
+    part = series.karpenter_devices(part, resources)
     if part.height == 0:
         return _empty_nodes()
-    part = acc.device_count(part, ["cluster", "node_name", "ts"], "resource_type", rank)
     return part.select(
         "ts",
         "cluster",
@@ -150,15 +149,15 @@ def _ksm_nodes(frame: pl.DataFrame, resources: Sequence[str]) -> pl.DataFrame:
     """kube-state-metrics nodes with accelerators at a timestamp (`kube_node_status_allocatable`,
     present without any label allowlist), the zone and region from `kube_node_info`'s
     provider_id."""
-    rank = {acc.ksm_resource(r): i for i, r in enumerate(resources)}
-    part = frame.filter(
-        (pl.col("metric") == NODE_ALLOCATABLE_METRIC) & _col(frame, "resource").is_in(list(rank))
-    )
-    if part.height == 0:
+    part = frame.filter(pl.col("metric") == NODE_ALLOCATABLE_METRIC)
+    if part.height == 0 or "resource" not in part.columns:
         return _empty_nodes()
-    counted = acc.device_count(part, ["cluster", "node", "ts"], "resource", rank).select(
-        "ts", "cluster", "node", pl.col("value").alias("gpu_count")
-    )
+    rank = {acc.ksm_resource(r): i for i, r in enumerate(resources)}
+    counted = acc.node_devices(
+        part, ["cluster", "node", "ts"], "resource", rank, acc.KSM_SLICES
+    ).select("ts", "cluster", "node", pl.col("value").alias("gpu_count"))
+    if counted.height == 0:
+        return _empty_nodes()
     info = frame.filter(pl.col("metric") == NODE_INFO_METRIC)
     if info.height:
         zones = info.group_by("cluster", "node", "ts").agg(
@@ -167,8 +166,9 @@ def _ksm_nodes(frame: pl.DataFrame, resources: Sequence[str]) -> pl.DataFrame:
         counted = counted.join(zones, on=["cluster", "node", "ts"], how="left")
     else:
         counted = counted.with_columns(pl.lit(None, dtype=pl.String).alias("zone"))
+    # a node with only GPU slices (count null) is present; DCGM counts its GPUs
     return (
-        counted.filter(pl.col("gpu_count") > 0)
+        counted.filter((pl.col("gpu_count") > 0) | pl.col("gpu_count").is_null())
         .with_columns(
             *[pl.lit(None, dtype=pl.String).alias(a) for a in ATTRS if a != "zone"],
         )
