@@ -7,9 +7,10 @@ import io
 import json
 from decimal import Decimal
 
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
-from costlab.allocate.report import AllocationResult
+from costlab.allocate.report import TEAM_FALLBACK_NOTICE, AllocationResult
 from costlab.money import micros_to_usd
 
 
@@ -49,6 +50,7 @@ def allocation_json(result: AllocationResult) -> str:
         "idle": result.idle,
         "total_node_cost_usd": result.total_node_cost_usd,
         "unpriced_node_hours": round(result.unpriced_node_hours, 6),
+        "team_fallback_namespaces": result.team_fallback_namespaces,
         "rows": [_row_dict(r) for r in result.rows],
     }
     return json.dumps(
@@ -80,7 +82,8 @@ def allocation_table(result: AllocationResult) -> Table:
         f"GPU cost by {result.by}, {result.window.start:%Y-%m-%d %H:%M} to {result.window.end:%Y-%m-%d %H:%M} UTC"
         f" (idle: {result.idle})"
     )
-    table = Table(title=title, caption=f"total node cost {usd(result.total_node_cost_usd_micros)}")
+    caption = f"total node cost {usd(result.total_node_cost_usd_micros)}"
+    table = Table(title=title)
     table.add_column(result.by)
     table.add_column("GPU-hours", justify="right")
     table.add_column("efficiency", justify="right")
@@ -98,7 +101,14 @@ def allocation_table(result: AllocationResult) -> Table:
             f"{row.cost_usd_micros / total:.1%}",
         )
     if result.unpriced_node_hours:
-        table.caption = f"{table.caption}; {result.unpriced_node_hours:,.1f} node-hours could not be priced (see unpriced_node_hours)"
+        caption += f"; {result.unpriced_node_hours:,.1f} node-hours could not be priced (see unpriced_node_hours)"
+    if result.team_fallback_namespaces:
+        caption += "\n" + escape_markup(
+            TEAM_FALLBACK_NOTICE.format(
+                n=result.team_fallback_namespaces, usd=usd(result.team_fallback_usd_micros)
+            )
+        )
+    table.caption = caption
     return table
 
 

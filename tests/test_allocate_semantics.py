@@ -9,7 +9,7 @@ import pytest
 from allocate_fixtures import at, dcgm, node, observation, pod, price, team
 
 from costlab.allocate.gpu import allocate_window
-from costlab.allocate.report import report_by
+from costlab.allocate.report import report_by, team_fallback
 from costlab.allocate.settings import AllocateSettings
 from costlab.allocate.tokens import token_cost_by, token_rates
 from costlab.timeutil import Window
@@ -99,7 +99,7 @@ def test_node_living_past_the_window_is_clipped(fresh_db):
     assert run.total_node_cost_usd_micros == (4 + 3) * 8_000_000
 
 
-def test_pod_without_team_label_is_unallocated_unless_mapped(fresh_db, tmp_path):
+def test_pod_without_team_label_is_its_namespace_unless_mapped(fresh_db, tmp_path):
     price(fresh_db, "g5.12xlarge", 16)
     node(fresh_db, "n1", "g5.12xlarge", 4, 0, 1, gpu_model="A10G")
     team(fresh_db, "search", "search-team")
@@ -107,18 +107,20 @@ def test_pod_without_team_label_is_unallocated_unless_mapped(fresh_db, tmp_path)
     pod(fresh_db, "sandbox", "x-0", "n1", 0, 1, 1)
     pod(fresh_db, "ml", "m-0", "n1", 0, 1, 1, labels={"team": "research"})  # pod label wins
     window = Window(at(0), at(1))
+    # no label, no team map: the namespace is the team (kube-state-metrics without a label
+    # allowlist exports no labels), and the allocate output says so
     assert costs(fresh_db, window, by="team") == {
         "search-team": 4_000_000,
-        "__unallocated__": 4_000_000,
+        "sandbox": 4_000_000,
         "research": 4_000_000,
         "__idle__": 4_000_000,
     }
+    assert team_fallback(fresh_db, window) == (1, 4_000_000)
     mapping = tmp_path / "teams.csv"
     mapping.write_text("namespace,team\nsandbox,platform\n")
-    assert (
-        costs(fresh_db, window, by="team", settings=AllocateSettings(team_map=mapping))["platform"]
-        == 4_000_000
-    )
+    mapped = costs(fresh_db, window, by="team", settings=AllocateSettings(team_map=mapping))
+    assert mapped["platform"] == 4_000_000 and "sandbox" not in mapped
+    assert team_fallback(fresh_db, window, ["sandbox"]) == (0, 0)
 
 
 def test_usage_mode_charges_max_of_requested_and_used(fresh_db):

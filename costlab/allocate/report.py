@@ -47,6 +47,9 @@ class AllocationResult:
     total_node_cost_usd_micros: int
     unpriced_node_hours: float
     rows: list[TenantRow] = field(default_factory=list)
+    # namespaces (and their cost) whose team is the namespace: no team label, no team-map row
+    team_fallback_namespaces: int = 0
+    team_fallback_usd_micros: int = 0
 
     @property
     def total_node_cost_usd(self) -> Decimal:
@@ -101,6 +104,26 @@ def report_by(
             )
         )
     return out
+
+
+def team_fallback(
+    conn: duckdb.DuckDBPyConnection, window: Window, mapped: Sequence[str] = ()
+) -> tuple[int, int]:
+    """(namespaces, cost) whose team fell back to the namespace (sql/allocate/team_fallback.sql);
+    `mapped` are the namespaces the team map names."""
+    aligned = window.hour_aligned()
+    namespaces, cost = conn.execute(
+        load_sql("allocate/team_fallback"),
+        {"start": aligned.start, "end": aligned.end, "mapped": list(mapped)},
+    ).fetchall()[0]
+    return int(namespaces), int(cost)
+
+
+TEAM_FALLBACK_NOTICE = (
+    "no team labels found for {n} namespace(s) ({usd}): their team is the namespace; set "
+    "kube-state-metrics --metric-labels-allowlist=namespaces=[team],pods=[team] "
+    "or [allocate] team_map"
+)
 
 
 def report_params(

@@ -12,9 +12,12 @@ splits the interval: the time in between is not charged to anyone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import polars as pl
+
+from costlab.collect import accelerators as acc
 
 DCGM_FIELDS: dict[str, str] = {
     "DCGM_FI_DEV_GPU_UTIL": "util_pct",
@@ -29,40 +32,105 @@ POD_REQUEST_METRIC = "kube_pod_container_resource_requests"
 POD_LABELS_METRIC = "kube_pod_labels"
 NAMESPACE_LABELS_METRIC = "kube_namespace_labels"
 
-# kube-state-metrics writes resource names with every [^a-zA-Z0-9_] turned into '_'.
-GPU_RESOURCE_PATTERN = r"^nvidia_com_(gpu|gpu_shared|mig_\d+g_\d+gb(?:_me)?)$"
-
 
 def _col(frame: pl.DataFrame, name: str) -> pl.Expr:
     return pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.String).alias(name)
 
 
+# dcgm-exporter's Kubernetes labels, as written by the exporter (`--use-old-namespace` spells them
+# pod_name/pod_namespace/container_name) and as stored by Prometheus when the scrape's own target
+# labels win (honorLabels: false, the dcgm-exporter chart default: exported_pod, ...).
+DCGM_WORKLOAD = (
+    ("namespace", "pod_namespace"),
+    ("pod", "pod_name"),
+    ("container", "container_name"),
+)
+# Node name label of dcgm-exporter: `Hostname` in every release up to 4.5.3-4.8.2, `hostname`
+# after NVIDIA/dcgm-exporter #655 (unreleased HEAD).
+DCGM_NODE_LABELS = ("Hostname", "hostname")
+
+
+def _present(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """The label's value, null when absent or empty (Prometheus drops empty labels; a raw
+    exposition keeps `pod=""`)."""
+    col = _col(frame, name)
+    return pl.when(col != "").then(col).alias(name)
+
+
+def dcgm_node(frame: pl.DataFrame, node_label: str | None = None) -> pl.Expr:
+    """`Hostname`, else `hostname`, else the configured label."""
+    names = [*DCGM_NODE_LABELS, *([node_label] if node_label else [])]
+    return pl.coalesce([_present(frame, n) for n in names]).alias("node")
+
+
+def dcgm_workload(frame: pl.DataFrame) -> pl.DataFrame:
+    """namespace, pod, container of the workload holding each DCGM sample's GPU.
+
+    A series that has `exported_pod` (or the old `pod_name`) takes the workload from those
+    labels: its `pod`/`namespace`/`container` name the exporter itself. The exporter's own pod is
+    never a tenant: a series without workload labels (an idle GPU) carries the exporter's target
+    labels, recognised as the pod seen next to an `exported_pod` elsewhere in the frame.
+    """
+    moved = pl.coalesce(_present(frame, "exported_pod"), _present(frame, "pod_name"))
+    picked = [
+        pl.when(moved.is_not_null())
+        .then(pl.coalesce(_present(frame, f"exported_{new}"), _present(frame, old)))
+        .otherwise(_present(frame, new))
+        .alias(new)
+        for new, old in DCGM_WORKLOAD
+    ]
+    target = pl.concat_str(
+        _present(frame, "namespace").fill_null(""), _present(frame, "pod"), separator="/"
+    )
+    # with_columns, not select: literals (labels absent from the frame) broadcast to its height
+    out = frame.with_columns(
+        *picked, moved.is_not_null().alias("_moved"), target.alias("_target")
+    ).select("namespace", "pod", "container", "_moved", "_target")
+    exporters = out.filter(pl.col("_moved"))["_target"].drop_nulls().unique()
+    if exporters.len():
+        idle = ~pl.col("_moved") & pl.col("_target").is_in(exporters.implode())
+        out = out.with_columns(
+            pl.when(~idle).then(pl.col(c)).alias(c) for c in ("namespace", "pod", "container")
+        )
+    return out.select("namespace", "pod", "container")
+
+
 def gpu_samples_from_dcgm(
-    frame: pl.DataFrame, cluster: str | None = None, step: timedelta | None = None
+    frame: pl.DataFrame,
+    cluster: str | None = None,
+    step: timedelta | None = None,
+    node_label: str | None = None,
 ) -> pl.DataFrame:
     """DCGM exporter samples to `gpu_samples` rows (one per GPU or MIG instance per scrape).
 
     `step` is the time one sample stands for (query step / scrape interval), stored as sample_ms.
+    The node is `Hostname`, else `hostname`, else `node_label`; the workload as `dcgm_workload`.
     """
     if "metric" not in frame.columns:
         return pl.DataFrame()
     dcgm = frame.filter(pl.col("metric").is_in(list(DCGM_FIELDS)))
     if dcgm.height == 0:
         return pl.DataFrame()
-    keyed = dcgm.select(
-        pl.col("ts"),
-        (pl.lit(cluster) if cluster else _col(frame, "cluster")).alias("cluster"),
-        _col(frame, "Hostname").alias("node"),
-        _col(frame, "gpu").cast(pl.Int32, strict=False).alias("gpu_index"),
-        _col(frame, "UUID").alias("gpu_uuid"),
-        _col(frame, "GPU_I_ID").cast(pl.Int32, strict=False).fill_null(-1).alias("mig_instance_id"),
-        _col(frame, "GPU_I_PROFILE").alias("mig_profile"),
-        _col(frame, "modelName").alias("model_name"),
-        _col(frame, "namespace").alias("namespace"),
-        _col(frame, "pod").alias("pod"),
-        _col(frame, "container").alias("container"),
-        pl.col("metric"),
-        pl.col("value"),
+    keyed = pl.concat(
+        [
+            dcgm.select(
+                pl.col("ts"),
+                (pl.lit(cluster) if cluster else _col(dcgm, "cluster")).alias("cluster"),
+                dcgm_node(dcgm, node_label),
+                _col(dcgm, "gpu").cast(pl.Int32, strict=False).alias("gpu_index"),
+                pl.coalesce(_col(dcgm, "UUID"), _col(dcgm, "uuid")).alias("gpu_uuid"),
+                _col(dcgm, "GPU_I_ID")
+                .cast(pl.Int32, strict=False)
+                .fill_null(-1)
+                .alias("mig_instance_id"),
+                _col(dcgm, "GPU_I_PROFILE").alias("mig_profile"),
+                _col(dcgm, "modelName").alias("model_name"),
+                pl.col("metric"),
+                pl.col("value"),
+            ),
+            dcgm_workload(dcgm),
+        ],
+        how="horizontal",
     )
     index = ["ts", "cluster", "node", "gpu_index", "gpu_uuid", "mig_instance_id"]
     labels = ["mig_profile", "model_name", "namespace", "pod", "container"]
@@ -118,26 +186,35 @@ def nodes_from_karpenter(
     horizon: datetime | None,
     cluster: str | None = None,
     end_reasons: pl.DataFrame | None = None,
+    resources: Sequence[str] = acc.DEFAULT_RESOURCES,
 ) -> pl.DataFrame:
-    """`karpenter_nodes_allocatable{resource_type="nvidia_com_gpu"}` presence to `nodes` rows.
+    """`karpenter_nodes_allocatable{resource_type="nvidia.com/gpu"}` presence to `nodes` rows.
 
+    Any of `resources` (Karpenter spells them lower-cased, `-` -> `_`) makes a node an
+    accelerator node; its device count is the first of them it reports (list order).
     `end_reasons` (cluster, node, end_reason) comes from disruption events when the caller has
     them; otherwise an ended node's reason is 'unknown'.
     """
     if "metric" not in frame.columns:
         return pl.DataFrame()
-    gpu = frame.filter(
-        (pl.col("metric") == NODE_METRIC) & (_col(frame, "resource_type") == "nvidia_com_gpu")
+    part = frame.filter(pl.col("metric") == NODE_METRIC)
+    if part.height == 0 or "resource_type" not in part.columns:
+        return pl.DataFrame()
+    gpu = karpenter_devices(
+        part.with_columns(
+            _col(part, "cluster") if cluster is None else pl.lit(cluster).alias("cluster")
+        ),
+        resources,
     )
     if gpu.height == 0:
         return pl.DataFrame()
     attrs = ["nodepool", "instance_type", "capacity_type", "region", "zone", "instance_gpu_name"]
     shaped = gpu.select(
         pl.col("ts"),
-        (pl.lit(cluster) if cluster else _col(frame, "cluster")).alias("cluster"),
-        _col(frame, "node_name").alias("node"),
-        *[_col(frame, a) for a in attrs],
-        pl.col("value").round(0).cast(pl.Int32).alias("gpu_count"),
+        pl.col("cluster"),
+        _col(gpu, "node_name").alias("node"),
+        *[_col(gpu, a) for a in attrs],
+        pl.col("value").round(0).cast(pl.Int32).fill_null(0).alias("gpu_count"),
     )
     keys = ["cluster", "node"]
     runs = intervals_from_presence(shaped, keys, step, horizon)
@@ -180,30 +257,42 @@ def nodes_from_karpenter(
     )
 
 
-def k8s_gpu_resource(ksm_resource: pl.Expr) -> pl.Expr:
+def karpenter_devices(frame: pl.DataFrame, resources: Sequence[str]) -> pl.DataFrame:
+    """`karpenter_nodes_allocatable` samples to one per (cluster, node_name, ts) whose value is the
+    node's device count (`accelerators.node_devices`; a node advertising only MIG slices or
+    shared GPUs counts the instance's GPUs, Karpenter's `instance_gpu_count` label)."""
+    hint = pl.coalesce(_col(frame, "instance_gpu_count"), _col(frame, "instance_accelerator_count"))
+    return acc.node_devices(
+        frame,
+        ["cluster", "node_name", "ts"],
+        "resource_type",
+        {acc.karpenter_resource_type(r): i for i, r in enumerate(resources)},
+        acc.KARPENTER_SLICES,
+        hint.cast(pl.Float64, strict=False),
+    )
+
+
+def k8s_gpu_resource(
+    ksm_resource: pl.Expr, resources: Sequence[str] = acc.DEFAULT_RESOURCES
+) -> pl.Expr:
     """kube-state-metrics' sanitised resource name back to the extended resource name."""
-    mig = ksm_resource.str.extract(r"^nvidia_com_mig_(\d+g)_(\d+gb(?:_me)?)$", 1)
-    mig_mem = ksm_resource.str.extract(r"^nvidia_com_mig_(\d+g)_(\d+gb(?:_me)?)$", 2).str.replace(
-        "_me", "+me"
-    )
-    return (
-        pl.when(ksm_resource == "nvidia_com_gpu")
-        .then(pl.lit("nvidia.com/gpu"))
-        .when(ksm_resource == "nvidia_com_gpu_shared")
-        .then(pl.lit("nvidia.com/gpu.shared"))
-        .otherwise(pl.lit("nvidia.com/mig-") + mig + pl.lit(".") + mig_mem)
-    )
+    return acc.from_ksm(ksm_resource, resources)
 
 
 def pod_requests_from_ksm(
-    frame: pl.DataFrame, step: timedelta, horizon: datetime | None, cluster: str | None = None
+    frame: pl.DataFrame,
+    step: timedelta,
+    horizon: datetime | None,
+    cluster: str | None = None,
+    resources: Sequence[str] = acc.DEFAULT_RESOURCES,
 ) -> pl.DataFrame:
-    """`kube_pod_container_resource_requests` GPU series to `pod_gpu_requests` intervals."""
+    """`kube_pod_container_resource_requests` accelerator series (`resources`, MIG slices,
+    time-sliced GPUs; KSM spelling `nvidia_com_gpu`) to `pod_gpu_requests` intervals."""
     if "metric" not in frame.columns:
         return pl.DataFrame()
     req = frame.filter(
         (pl.col("metric") == POD_REQUEST_METRIC)
-        & _col(frame, "resource").str.contains(GPU_RESOURCE_PATTERN)
+        & _col(frame, "resource").str.contains(acc.ksm_request_pattern(resources))
     )
     if req.height == 0:
         return pl.DataFrame()
@@ -213,7 +302,7 @@ def pod_requests_from_ksm(
         _col(frame, "namespace"),
         _col(frame, "pod"),
         _col(frame, "container").fill_null(""),
-        k8s_gpu_resource(_col(frame, "resource")).alias("gpu_resource"),
+        k8s_gpu_resource(_col(frame, "resource"), resources).alias("gpu_resource"),
         _col(frame, "node"),
         pl.col("value").alias("quantity"),
     )

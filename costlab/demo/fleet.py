@@ -35,7 +35,7 @@ class Service:
     name: str
     cluster: str
     namespace: str
-    team: str | None  # None: the namespace has no team label (-> __unallocated__)
+    team: str | None  # None: the namespace has no team label (its team is the namespace)
     model: str
     nodepool: str
     instance_type: str

@@ -2,17 +2,23 @@
 
 Produces sample frames (see costlab/collect/series.py) with the real metric and label names of
 dcgm-exporter, kube-state-metrics and Karpenter, so the demo is loaded by the same transforms and
-loaders as a live `costlab collect prometheus`.
+loaders as a live `costlab collect prometheus`. Label values are the upstream ones: Karpenter's
+`resource_type="nvidia.com/gpu"`, kube-state-metrics' `resource="nvidia_com_gpu"`, and DCGM series
+as Prometheus stores them from the dcgm-exporter chart's default scrape (honorLabels: false): the
+workload in `exported_namespace`/`exported_pod`/`exported_container`, the exporter's own pod in
+`namespace`/`pod`/`container` (tests/conformance/README.md).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 
 import numpy as np
 import polars as pl
 
+from costlab.collect.accelerators import karpenter_resource_type, ksm_resource
 from costlab.collect.series import DCGM_FIELDS
 from costlab.demo import profiles as P
 from costlab.demo.workload import NodeRun, PodRun, Workload
@@ -25,6 +31,7 @@ DCGM_MODEL_NAMES = {
     ("H200", 144384): "NVIDIA H200",
 }
 UNSET = ""
+DCGM_EXPORTER_NAMESPACE = "gpu-operator"
 
 
 def _ts(start: datetime, minutes: np.ndarray) -> pl.Series:
@@ -33,7 +40,7 @@ def _ts(start: datetime, minutes: np.ndarray) -> pl.Series:
 
 
 def karpenter_node_series(w: Workload, start: datetime, cluster: str) -> pl.DataFrame:
-    """karpenter_nodes_allocatable{resource_type="nvidia_com_gpu"}: one sample per node per step."""
+    """karpenter_nodes_allocatable{resource_type="nvidia.com/gpu"}: one sample per node per step."""
     frames = []
     for node in (n for n in w.nodes if n.cluster == cluster):
         gpus, model, _ = w.node_gpus[node.node]
@@ -53,7 +60,7 @@ def karpenter_node_series(w: Workload, start: datetime, cluster: str) -> pl.Data
                 pl.lit(node.zone).alias("zone"),
                 pl.lit(_region(node)).alias("region"),
                 pl.lit(model.lower()).alias("instance_gpu_name"),
-                pl.lit("nvidia_com_gpu").alias("resource_type"),
+                pl.lit(karpenter_resource_type("nvidia.com/gpu")).alias("resource_type"),
             )
         )
     return pl.concat(frames) if frames else pl.DataFrame()
@@ -85,12 +92,7 @@ def ksm_pod_series(w: Workload, start: datetime, cluster: str) -> pl.DataFrame:
                 pl.lit(pod.pod).alias("pod"),
                 pl.lit("main").alias("container"),
                 pl.lit(pod.node).alias("node"),
-                pl.lit(
-                    pod.gpu_resource.replace(".", "_")
-                    .replace("/", "_")
-                    .replace("-", "_")
-                    .replace("+", "_")
-                ).alias("resource"),
+                pl.lit(ksm_resource(pod.gpu_resource)).alias("resource"),
                 pl.lit("integer").alias("unit"),
             )
         )
@@ -109,7 +111,7 @@ def ksm_label_series(
             "pod": pod.pod,
             "ts": pod.start,
         }
-        row.update({"label_" + _sanitise(k): v for k, v in pod.labels.items()})
+        row.update({ksm_label_name(k): v for k, v in pod.labels.items()})
         rows.append(row)
     for namespace, team in namespace_teams.items():
         row = {"metric": "kube_namespace_labels", "namespace": namespace, "pod": None, "ts": 0}
@@ -120,8 +122,10 @@ def ksm_label_series(
     return frame.with_columns(_ts(start, frame["ts"].to_numpy()), pl.lit(1.0).alias("value"))
 
 
-def _sanitise(label: str) -> str:
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in label)
+def ksm_label_name(key: str) -> str:
+    """A Kubernetes label key as kube-state-metrics names its `label_*` label:
+    "label_" + snake_case(sanitised key) (internal/store/utils.go)."""
+    return "label_" + re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", ksm_resource(key)).lower()
 
 
 def dcgm_series(
@@ -187,15 +191,19 @@ def _node_dcgm(
                 range(len(pods)), pod_ns, default=None, return_dtype=pl.String
             )
         )
-        .alias("namespace"),
+        .alias("exported_namespace"),
         pl.when(pl.col("owner") >= 0)
         .then(
             pl.col("owner").replace_strict(
                 range(len(pods)), pod_names, default=None, return_dtype=pl.String
             )
         )
-        .alias("pod"),
-        pl.when(pl.col("owner") >= 0).then(pl.lit("main")).alias("container"),
+        .alias("exported_pod"),
+        pl.when(pl.col("owner") >= 0).then(pl.lit("main")).alias("exported_container"),
+        # the exporter's own target labels (one dcgm-exporter pod per node)
+        pl.lit(DCGM_EXPORTER_NAMESPACE).alias("namespace"),
+        pl.lit(f"nvidia-dcgm-exporter-{node.node[-5:]}").alias("pod"),
+        pl.lit("nvidia-dcgm-exporter").alias("container"),
     ).with_columns(
         pl.col("gpu").replace_strict(range(gpus), uuids, return_dtype=pl.String).alias("UUID"),
         pl.col("gpu").cast(pl.String),

@@ -10,7 +10,13 @@ import duckdb
 
 from costlab import progress, store
 from costlab.allocate import report as alloc_report
-from costlab.allocate.gpu import AllocationRun, allocate_range, resolve_window, window_chunks
+from costlab.allocate.gpu import (
+    AllocationRun,
+    allocate_range,
+    resolve_window,
+    team_map,
+    window_chunks,
+)
 from costlab.allocate.settings import AllocateSettings
 from costlab.errors import UsageError
 from costlab.scale import parquet_layout as layout
@@ -78,6 +84,8 @@ def allocate_with_engine(
             assert input_root  # spark without an input was refused above
             run = _allocate_spark(conn, input_root, spark_master, window, horizon, cfg)
         rows = alloc_report.report_by(conn, window, by=by, idle=idle, scope=cfg.idle_share_scope)
+        mapped = team_map(cfg.team_map)["namespace"].to_list()
+        fallback = alloc_report.team_fallback(conn, window, mapped)
     finally:
         conn.close()
     return alloc_report.AllocationResult(
@@ -87,6 +95,8 @@ def allocate_with_engine(
         total_node_cost_usd_micros=run.total_node_cost_usd_micros,
         unpriced_node_hours=run.unpriced_node_hours,
         rows=rows,
+        team_fallback_namespaces=fallback[0],
+        team_fallback_usd_micros=fallback[1],
     )
 
 

@@ -9,6 +9,9 @@
 -- Claims above the node's GPU capacity are scaled down to it. The GPU share of node cost
 -- ($gpu_share, default 1) and the CPU/RAM rest are split with the same weights.
 -- Grain: (hour, cluster, node, namespace, pod); idle rows have namespace = pod = '__idle__'.
+-- Team: pod label `team`, else namespace label `team`, else the team map (cluster row, then any
+-- cluster), else the namespace itself (kube-state-metrics exports no labels without an
+-- allowlist: docs/allocation.md); '__unallocated__' only for a row without a namespace.
 -- Inputs: alloc_node_segments, alloc_gpu_usage, pod_gpu_requests, gpu_resource_fractions,
 --   pod_labels, namespace_labels, alloc_team_map (cluster, namespace, team; '' cluster = any).
 -- Parameters: $start, $end, $horizon, $mode, $gpu_share, $ts_replicas.
@@ -119,7 +122,7 @@ SELECT pp.hour_start AS window_start_ts, pp.hour_end AS window_end_ts, pp.cluste
        nf.nodepool, pp.node, nf.instance_type, nf.capacity_type, nf.gpu_model,
        pp.namespace, pp.pod,
        CASE WHEN pp.pod = '__idle__' THEN '__idle__'
-            ELSE coalesce(pl.value, nl.value, tm.team, tm_any.team, '__unallocated__') END AS team,
+            ELSE coalesce(pl.value, nl.value, tm.team, tm_any.team, nullif(pp.namespace, ''), '__unallocated__') END AS team,
        CASE WHEN pp.pod = '__idle__' THEN '' ELSE coalesce(ml.value, '') END AS model,
        pp.gpu_hours,
        CASE WHEN pp.pod = '__idle__' THEN NULL ELSE pp.gpu_hours_used END AS gpu_hours_used,

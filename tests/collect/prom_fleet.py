@@ -31,7 +31,7 @@ T0 = 2026-11-01T00:00Z, step i = T0 + 15 s x i, i in [0, 480).
 - team-b/notebook-0 (1 x nvidia.com/gpu, StatefulSet notebook) has no `node` label on its request
   series (old kube-state-metrics): kube_pod_info puts it on node-d.
 - kube_pod_info for every pod, plus team-c/web-0 that requests no GPU (not fetched).
-- karpenter_nodes_total_pod_requests{resource_type="nvidia_com_gpu"}: node-b 4, node-c 4 but 8 for
+- karpenter_nodes_total_pod_requests{resource_type="nvidia.com/gpu"}: node-b 4, node-c 4 but 8 for
   i in [300, 310): a request-mismatch [T0+75m, T0+77m30s); node-a 0 (its pod requests MIG).
 - infer-0's pod label model is "llama" before i=240 and "llama-3" from then on.
 """
@@ -115,7 +115,6 @@ def fleet_series() -> list:
             "region": "us-east-1",
             "arch": "amd64",
             "os": "linux",
-            "phase": "Running",
             "managed": "true",
             "instance_gpu_name": gname,
             "instance_gpu_count": str(count),
@@ -125,7 +124,7 @@ def fleet_series() -> list:
         out.append(
             _s(
                 "karpenter_nodes_allocatable",
-                base | {"resource_type": "nvidia_com_gpu"},
+                base | {"resource_type": "nvidia.com/gpu"},
                 idx,
                 float(count),
             )
@@ -134,7 +133,7 @@ def fleet_series() -> list:
     ng = {
         "node": "node-d",
         "label_eks_amazonaws_com_nodegroup": "ng-t4",
-        "label_eks_amazonaws_com_capacityType": "SPOT",
+        "label_eks_amazonaws_com_capacity_type": "SPOT",
         "label_node_kubernetes_io_instance_type": "g4dn.xlarge",
         "label_topology_kubernetes_io_zone": "us-east-1c",
     }
@@ -147,7 +146,7 @@ def fleet_series() -> list:
         ("node-c", "spot", c_idx, lambda i: 0.0 if i < 222 else 8.0 if 300 <= i < 310 else 4.0),
     ]
     for name, pool, idx, value in totals:
-        labels = {"node_name": name, "nodepool": pool, "resource_type": "nvidia_com_gpu"}
+        labels = {"node_name": name, "nodepool": pool, "resource_type": "nvidia.com/gpu"}
         out.append(_s("karpenter_nodes_total_pod_requests", labels, idx, value))
     out.append(
         _s(

@@ -278,7 +278,7 @@ def test_backfill_rows_are_exact(fleet_prometheus, fresh_db):
         (
             "prometheus",
             'karpenter_nodes_total_pod_requests{cluster="default",node_name="node-c",'
-            'resource_type="nvidia_com_gpu"}',
+            'resource_type="nvidia.com/gpu"}',
             at(300),
             at(310),
             "request-mismatch",
@@ -419,7 +419,7 @@ def test_killed_mid_range_then_rerun_equals_uninterrupted(fleet_prometheus, tmp_
     script = Path(__file__).with_name("prom_run.py")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     # Small chunks; the proxy lets 40 requests through, then hangs: the child is mid-range.
-    with Proxy(fleet_prometheus.url, hang_after=140) as proxy:
+    with Proxy(fleet_prometheus.url, hang_after=160) as proxy:
         child = subprocess.Popen(
             [sys.executable, str(script), str(db), proxy.url, at(480).isoformat(), "7200", "600"],
             env=env,

@@ -50,13 +50,13 @@ def _frame(rows: list[dict]) -> pl.DataFrame:
 def test_eks_node_group_labels_and_dcgm_make_a_node():
     frame = _frame(
         [
-            # EKS managed node group; kube-state-metrics keeps the label's case.
+            # EKS managed node group: kube-state-metrics snake-cases capacityType.
             {
                 "i": i,
                 "metric": "kube_node_labels",
                 "value": 1.0,
                 "node": "ip-10-0-0-1",
-                "label_eks_amazonaws_com_capacityType": "ON_DEMAND",
+                "label_eks_amazonaws_com_capacity_type": "ON_DEMAND",
                 "label_eks_amazonaws_com_nodegroup": "gpu-ng",
                 "label_node_kubernetes_io_instance_type": "g6.xlarge",
                 "label_topology_kubernetes_io_zone": "eu-west-1b",

@@ -186,8 +186,9 @@ def test_cluster_label_and_shard_matchers():
     assert shard_matchers(odd, 'we"ird') == 'env="a",cluster="we\\"ird"'
     dcgm = NODES.queries[-1]
     assert dcgm.promql("14999ms", shard_matchers(s, "prod"), "k8s_cluster") == (
-        "count by (k8s_cluster, Hostname, modelName) (count by (k8s_cluster, Hostname, "
-        'modelName, UUID) (last_over_time(DCGM_FI_DEV_FB_USED{k8s_cluster="prod"}[14999ms])))'
+        "count by (k8s_cluster, Hostname, hostname, modelName) (count by (k8s_cluster, Hostname, "
+        'hostname, modelName, UUID) (last_over_time(DCGM_FI_DEV_FB_USED{k8s_cluster="prod"}'
+        "[14999ms])))"
     )
     info = Query("kube_pod_info", only_with=Query("r"))
     assert " and on (k8s_cluster, namespace, pod) " in info.promql("1s", "", "k8s_cluster")

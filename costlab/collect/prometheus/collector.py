@@ -50,6 +50,7 @@ from costlab.collect.prometheus.groups import (
     NODES,
     PODS,
     PRICES,
+    resolve,
 )
 from costlab.collect.prometheus.loaders import PRICE_METRIC
 from costlab.collect.prometheus.nodes import DISRUPTED_METRIC, END_REASONS
@@ -105,6 +106,7 @@ def collect(
     """Fetch, transform and load every group (per cluster shard when `settings.clusters` is set);
     see the module docstring."""
     now = now or datetime.now(UTC)
+    groups = resolve(groups, settings)
     client = make_client(settings)
     try:
         with sink.collection_run(conn, SOURCE, window) as run:

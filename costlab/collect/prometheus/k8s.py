@@ -3,47 +3,58 @@
 Pure frame functions used by the Prometheus collector's loaders (no I/O):
 
 * `node_presence` turns, per evaluation timestamp, `karpenter_nodes_allocatable{resource_type=
-  "nvidia_com_gpu"}` and `kube_node_labels` (+ a per-node count of DCGM GPUs) into one
+  "nvidia.com/gpu"}`, `kube_node_labels`, kube-state-metrics' `kube_node_status_allocatable{
+  resource="nvidia_com_gpu"}` + `kube_node_info` and a per-node count of DCGM GPUs into one
   Karpenter-shaped sample frame, so `series.nodes_from_karpenter` builds `nodes` rows for both
   Karpenter nodes and nodes of other node groups (EKS managed node groups, self-managed ASGs).
-  A node is present at a timestamp when Karpenter reports its GPU allocatable, or when
-  kube_node_labels reports it and it has GPUs at that timestamp (a GPU-count node label, or DCGM
-  GPUs with `Hostname` = the node), or when only DCGM reports GPUs on it (a node without Karpenter
-  or kube_node_labels series: GPU count and model only, the loader marks the rest unknown). Per
-  attribute Karpenter's value wins, node labels fill what it lacks, DCGM what both lack; Karpenter
-  and labels both present and different is returned as a mismatch (a warning, Karpenter kept).
-  Presence is decided per timestamp, so it does not depend on how the range was chunked.
+  A node is present at a timestamp when Karpenter reports an accelerator allocatable, or when
+  kube_node_labels reports it and it has GPUs at that timestamp (a GPU-count node label,
+  kube-state-metrics allocatable, or DCGM GPUs whose node label is the node), or when only
+  kube-state-metrics or DCGM report accelerators on it (the loader marks what no source knows,
+  e.g. the instance type without a label allowlist, unknown). Per attribute Karpenter's value
+  wins, then node labels, then kube-state-metrics (`kube_node_info` `provider_id` gives the zone),
+  then DCGM (GPU count and model); Karpenter and labels both present and different is returned as
+  a mismatch (a warning, Karpenter kept). Presence is decided per timestamp, so it does not depend
+  on how the range was chunked.
 * `fill_pod_nodes` gives request samples without a `node` label the node of the pod's
   `kube_pod_info` sample at the same timestamp.
 * `pod_info_rows` summarises kube_pod_info per pod uid (node, host IP, owner, first/last seen).
 * `request_mismatches` compares `karpenter_nodes_total_pod_requests{resource_type=
-  "nvidia_com_gpu"}` with the sum of kube-state-metrics `nvidia_com_gpu` requests of the pods on
-  the node, per timestamp.
+  "nvidia.com/gpu"}` with the sum of kube-state-metrics `resource="nvidia_com_gpu"` requests of
+  the pods on the node, per timestamp and accelerator resource.
 * `label_last_seen` is, per pod/namespace label key, the latest timestamp it had a value.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
+from costlab.collect import accelerators as acc
 from costlab.collect import series
 
 NODE_LABELS_METRIC = "kube_node_labels"
+NODE_ALLOCATABLE_METRIC = "kube_node_status_allocatable"
+NODE_INFO_METRIC = "kube_node_info"
 POD_INFO_METRIC = "kube_pod_info"
 POD_REQUESTS_TOTAL_METRIC = "karpenter_nodes_total_pod_requests"
 DCGM_GPUS_BY_NODE = "dcgm_gpus_by_node"  # alias of the per-node DCGM GPU count query
-GPU_RESOURCE_TYPE = "nvidia_com_gpu"
 
-# Node attribute -> kube_node_labels label names, first non-empty wins. Matching ignores case and
-# underscores: kube-state-metrics turns `eks.amazonaws.com/capacityType` into
-# `label_eks_amazonaws_com_capacityType`.
+# Node attribute -> kube_node_labels label names, first non-empty wins. kube-state-metrics forms
+# the name as "label_" + snake_case(sanitised key) (internal/store/utils.go), so
+# `eks.amazonaws.com/capacityType` is `label_eks_amazonaws_com_capacity_type`; matching ignores
+# case and underscores all the same (older exporters, relabelled names).
 NODE_LABELS: dict[str, tuple[str, ...]] = {
     "nodepool": ("label_karpenter_sh_nodepool", "label_eks_amazonaws_com_nodegroup"),
     "instance_type": (
         "label_node_kubernetes_io_instance_type",
         "label_beta_kubernetes_io_instance_type",
     ),
-    "capacity_type": ("label_karpenter_sh_capacity_type", "label_eks_amazonaws_com_capacityType"),
+    "capacity_type": (
+        "label_karpenter_sh_capacity_type",
+        "label_eks_amazonaws_com_capacity_type",
+    ),
     "zone": ("label_topology_kubernetes_io_zone", "label_failure_domain_beta_kubernetes_io_zone"),
     "region": (
         "label_topology_kubernetes_io_region",
@@ -86,6 +97,11 @@ def _col(frame: pl.DataFrame, name: str) -> pl.Expr:
     return pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.String)
 
 
+def zone_from_provider_id(provider_id: pl.Expr) -> pl.Expr:
+    """`aws:///us-east-1a/i-0abc...` (kube_node_info provider_id on EKS) -> us-east-1a."""
+    return provider_id.str.extract(r"^aws:///([a-z]{2}(?:-[a-z]+)+-\d+[a-z]+)/i-[0-9a-f]+$", 1)
+
+
 def region_from_zone(zone: pl.Expr) -> pl.Expr:
     """us-east-1a -> us-east-1 (AWS zone names)."""
     return zone.str.extract(r"^([a-z]{2}(?:-[a-z]+)+-\d+)[a-z]+$", 1)
@@ -113,11 +129,11 @@ def _empty_nodes() -> pl.DataFrame:
     )
 
 
-def _karpenter_nodes(frame: pl.DataFrame) -> pl.DataFrame:
-    part = frame.filter(
-        (pl.col("metric") == series.NODE_METRIC)
-        & (_col(frame, "resource_type") == GPU_RESOURCE_TYPE)
-    )
+def _karpenter_nodes(frame: pl.DataFrame, resources: Sequence[str]) -> pl.DataFrame:
+    part = frame.filter(pl.col("metric") == series.NODE_METRIC)
+    if part.height == 0 or "resource_type" not in part.columns:
+        return _empty_nodes()
+    part = series.karpenter_devices(part, resources)
     if part.height == 0:
         return _empty_nodes()
     return part.select(
@@ -129,8 +145,41 @@ def _karpenter_nodes(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _labelled_nodes(frame: pl.DataFrame) -> pl.DataFrame:
-    """kube_node_labels samples of nodes with GPUs at that timestamp, attributes from labels."""
+def _ksm_nodes(frame: pl.DataFrame, resources: Sequence[str]) -> pl.DataFrame:
+    """kube-state-metrics nodes with accelerators at a timestamp (`kube_node_status_allocatable`,
+    present without any label allowlist), the zone and region from `kube_node_info`'s
+    provider_id."""
+    part = frame.filter(pl.col("metric") == NODE_ALLOCATABLE_METRIC)
+    if part.height == 0 or "resource" not in part.columns:
+        return _empty_nodes()
+    rank = {acc.ksm_resource(r): i for i, r in enumerate(resources)}
+    counted = acc.node_devices(
+        part, ["cluster", "node", "ts"], "resource", rank, acc.KSM_SLICES
+    ).select("ts", "cluster", "node", pl.col("value").alias("gpu_count"))
+    if counted.height == 0:
+        return _empty_nodes()
+    info = frame.filter(pl.col("metric") == NODE_INFO_METRIC)
+    if info.height:
+        zones = info.group_by("cluster", "node", "ts").agg(
+            zone_from_provider_id(_col(info, "provider_id")).drop_nulls().first().alias("zone")
+        )
+        counted = counted.join(zones, on=["cluster", "node", "ts"], how="left")
+    else:
+        counted = counted.with_columns(pl.lit(None, dtype=pl.String).alias("zone"))
+    # a node with only GPU slices (count null) is present; DCGM counts its GPUs
+    return (
+        counted.filter((pl.col("gpu_count") > 0) | pl.col("gpu_count").is_null())
+        .with_columns(
+            *[pl.lit(None, dtype=pl.String).alias(a) for a in ATTRS if a != "zone"],
+        )
+        .with_columns(region_from_zone(pl.col("zone")).alias("region"))
+        .select(_empty_nodes().columns)
+    )
+
+
+def _labelled_nodes(frame: pl.DataFrame, ksm: pl.DataFrame, dcgm: pl.DataFrame) -> pl.DataFrame:
+    """kube_node_labels samples of nodes with GPUs at that timestamp (a GPU-count label, else
+    kube-state-metrics allocatable, else DCGM), attributes from labels."""
     labels = frame.filter(pl.col("metric") == NODE_LABELS_METRIC)
     if labels.height == 0:
         return _empty_nodes()
@@ -149,7 +198,13 @@ def _labelled_nodes(frame: pl.DataFrame) -> pl.DataFrame:
         .alias("capacity_type"),
         pl.col("instance_gpu_name").pipe(gpu_short_name).str.to_lowercase(),
     )
-    gpus = _dcgm_nodes(frame)
+    if ksm.height:
+        shaped = shaped.join(
+            ksm.select("cluster", "node", "ts", pl.col("gpu_count").alias("_ksm_gpus")),
+            on=["cluster", "node", "ts"],
+            how="left",
+        ).with_columns(pl.coalesce("gpu_count", "_ksm_gpus").alias("gpu_count"))
+    gpus = dcgm
     if gpus.height:
         shaped = shaped.join(
             gpus.select(
@@ -168,15 +223,15 @@ def _labelled_nodes(frame: pl.DataFrame) -> pl.DataFrame:
     return shaped.filter(pl.col("gpu_count") > 0).select(_empty_nodes().columns)
 
 
-def _dcgm_nodes(frame: pl.DataFrame) -> pl.DataFrame:
-    """Nodes as dcgm-exporter sees them, per timestamp: `Hostname`, the number of distinct GPUs
-    (UUIDs: MIG instances count once, as their parent GPU) and the GPU model; no other
-    attribute is known."""
+def _dcgm_nodes(frame: pl.DataFrame, node_label: str | None) -> pl.DataFrame:
+    """Nodes as dcgm-exporter sees them, per timestamp: the node (`Hostname`, `hostname` or the
+    configured label), the number of distinct GPUs (UUIDs: MIG instances count once, as their
+    parent GPU) and the GPU model; no other attribute is known."""
     dcgm = frame.filter(pl.col("metric") == DCGM_GPUS_BY_NODE)
     if dcgm.height == 0:
         return _empty_nodes()
     return (
-        dcgm.group_by("cluster", _col(dcgm, "Hostname").alias("node"), "ts")
+        dcgm.group_by("cluster", series.dcgm_node(dcgm, node_label), "ts")
         .agg(
             pl.col("value").sum().alias("gpu_count"),
             _col(dcgm, "modelName").drop_nulls().sort().first().alias("instance_gpu_name"),
@@ -190,24 +245,33 @@ def _dcgm_nodes(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def node_presence(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Karpenter + kube_node_labels + DCGM GPU counts to a Karpenter-shaped sample frame.
+def node_presence(
+    frame: pl.DataFrame,
+    resources: Sequence[str] = acc.DEFAULT_RESOURCES,
+    node_label: str | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Karpenter + kube_node_labels + kube-state-metrics + DCGM GPU counts to a Karpenter-shaped
+    sample frame.
 
-    A node is present at a timestamp when any of the three reports it (DCGM: a GPU whose
-    `Hostname` is the node); attributes come from Karpenter, then node labels, then DCGM (GPU
-    count and model only), so a node Karpenter knows is one node, never two.
+    A node is present at a timestamp when any source reports accelerators on it; attributes come
+    from Karpenter, then node labels, then kube-state-metrics, then DCGM (GPU count and model
+    only), so a node Karpenter knows is one node, never two.
     Input: a sample frame with a `cluster` column. Output: (samples, mismatches); samples have
-    metric = karpenter_nodes_allocatable, resource_type = nvidia_com_gpu, node_name, the node
-    attributes and value = GPU count, one row per (cluster, node, ts); mismatches are (cluster,
-    node, attribute, karpenter, labels) where both sources had a value and they differ.
+    metric = karpenter_nodes_allocatable, resource_type = the Karpenter spelling of the first of
+    `resources`, node_name, the node attributes and value = device count, one row per (cluster,
+    node, ts); mismatches are (cluster, node, attribute, karpenter, labels) where both sources had
+    a value and they differ.
     """
     if frame.height == 0 or "metric" not in frame.columns:
         return pl.DataFrame(), pl.DataFrame()
-    karp = _karpenter_nodes(frame).with_columns(pl.lit(0).alias("_src"))
-    labelled = _labelled_nodes(frame).with_columns(pl.lit(1).alias("_src"))
-    dcgm = _dcgm_nodes(frame).with_columns(pl.lit(2).alias("_src"))
+    karp = _karpenter_nodes(frame, resources).with_columns(pl.lit(0).alias("_src"))
+    ksm_nodes = _ksm_nodes(frame, resources)
+    dcgm_nodes = _dcgm_nodes(frame, node_label)
+    labelled = _labelled_nodes(frame, ksm_nodes, dcgm_nodes).with_columns(pl.lit(1).alias("_src"))
+    ksm = ksm_nodes.with_columns(pl.lit(2).alias("_src"))
+    dcgm = dcgm_nodes.with_columns(pl.lit(3).alias("_src"))
     keys = ["cluster", "node", "ts"]
-    every = pl.concat([karp, labelled, dcgm], how="vertical_relaxed").filter(
+    every = pl.concat([karp, labelled, ksm, dcgm], how="vertical_relaxed").filter(
         pl.col("node").is_not_null()
     )
     merged = (
@@ -217,7 +281,7 @@ def node_presence(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .with_columns(
             pl.coalesce("region", region_from_zone(pl.col("zone"))).alias("region"),
             pl.lit(series.NODE_METRIC).alias("metric"),
-            pl.lit(GPU_RESOURCE_TYPE).alias("resource_type"),
+            pl.lit(acc.karpenter_resource_type(resources[0])).alias("resource_type"),
             pl.col("gpu_count").alias("value"),
         )
         .rename({"node": "node_name"})
@@ -293,41 +357,51 @@ def pod_info_rows(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def request_mismatches(frame: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
-    """Timestamps where Karpenter's total of pod GPU requests on a node differs from the sum of
-    kube-state-metrics `nvidia_com_gpu` requests of the pods on that node (whole GPUs only; MIG
-    and shared GPUs are other resource types). Output: cluster, node, ts, karpenter, ksm."""
+def request_mismatches(
+    frame: pl.DataFrame, requests: pl.DataFrame, resources: Sequence[str] = acc.DEFAULT_RESOURCES
+) -> pl.DataFrame:
+    """Timestamps where Karpenter's total of pod requests of an accelerator resource on a node
+    differs from the sum of kube-state-metrics requests of that resource by the pods on that node
+    (whole devices only; MIG and shared GPUs are other resource types).
+    Output: cluster, node, resource (Karpenter's `resource_type`), ts, karpenter, ksm."""
+    karp_names = {acc.karpenter_resource_type(r): r for r in resources}
+    ksm_names = {acc.ksm_resource(r): acc.karpenter_resource_type(r) for r in resources}
     total = frame.filter(
         (pl.col("metric") == POD_REQUESTS_TOTAL_METRIC)
-        & (_col(frame, "resource_type") == GPU_RESOURCE_TYPE)
+        & _col(frame, "resource_type").is_in(list(karp_names))
     )
+    keys = ["cluster", "node", "resource", "ts"]
     if total.height == 0:
         return pl.DataFrame(
             schema={
-                "cluster": pl.String,
-                "node": pl.String,
-                "ts": _TS,
+                **{k: (_TS if k == "ts" else pl.String) for k in keys},
                 "karpenter": pl.Float64,
                 "ksm": pl.Float64,
             }
         )
-    karp = total.group_by("cluster", pl.col("node_name").alias("node"), "ts").agg(
-        pl.col("value").sum().alias("karpenter")
-    )
+    karp = total.group_by(
+        "cluster",
+        pl.col("node_name").alias("node"),
+        pl.col("resource_type").alias("resource"),
+        "ts",
+    ).agg(pl.col("value").sum().alias("karpenter"))
     ksm = (
-        requests.filter((pl.col("resource") == GPU_RESOURCE_TYPE) & pl.col("node").is_not_null())
-        .group_by("cluster", "node", "ts")
+        requests.filter(
+            _col(requests, "resource").is_in(list(ksm_names)) & pl.col("node").is_not_null()
+        )
+        .with_columns(pl.col("resource").replace_strict(ksm_names))
+        .group_by(keys)
         .agg(pl.col("value").sum().alias("ksm"))
         if requests.height
         else pl.DataFrame(
-            schema={"cluster": pl.String, "node": pl.String, "ts": _TS, "ksm": pl.Float64}
+            schema={**{k: (_TS if k == "ts" else pl.String) for k in keys}, "ksm": pl.Float64}
         )
     )
     return (
-        karp.join(ksm, on=["cluster", "node", "ts"], how="left")
+        karp.join(ksm, on=keys, how="left")
         .with_columns(pl.col("ksm").fill_null(0.0))
         .filter((pl.col("karpenter") - pl.col("ksm")).abs() > 1e-6)
-        .select("cluster", "node", "ts", "karpenter", "ksm")
+        .select(*keys, "karpenter", "ksm")
     )
 
 

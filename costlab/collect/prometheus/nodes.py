@@ -1,9 +1,12 @@
-"""Loader of the `nodes` group: node lifetimes from Karpenter, kube_node_labels and DCGM.
+"""Loader of the `nodes` group: node lifetimes from Karpenter, kube_node_labels,
+kube-state-metrics (`kube_node_status_allocatable`, `kube_node_info`) and DCGM.
 
 Presence samples (`prom_k8s.node_presence`) become intervals merged with stored ones
 (`prom_intervals.merge_presence`); an ended node's reason comes from an increase of
-`karpenter_nodeclaims_disrupted_total` around its end. A node known only from DCGM gets UNKNOWN
-instance type, capacity type and region, and a `node-without-karpenter-labels` notice.
+`karpenter_nodeclaims_disrupted_total` around its end. A node whose instance type, capacity type
+or region no source gives (known only from DCGM, or a managed-node-group node without a
+kube-state-metrics label allowlist) gets UNKNOWN there, and a `node-without-karpenter-labels`
+notice: it is unpriced, never dropped.
 """
 
 from __future__ import annotations
@@ -82,8 +85,9 @@ def disruptions(frame: pl.DataFrame) -> pl.DataFrame:
 
 def load_nodes(ctx: Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport) -> None:
     s = ctx.settings
+    resources = tuple(s.accelerator_resources)
     alloc, mismatches = prom_k8s.node_presence(
-        frame.filter(pl.col("ts") >= a) if frame.height else frame
+        frame.filter(pl.col("ts") >= a) if frame.height else frame, resources, s.dcgm_node_label
     )
     for r in mismatches.iter_rows(named=True):
         ctx.warn(
@@ -100,7 +104,11 @@ def load_nodes(ctx: Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: Gro
         "gpu_model",
     ]
     entity = ["cluster", "node"]
-    new = series.nodes_from_karpenter(alloc, ctx.step, None) if alloc.height else pl.DataFrame()
+    new = (
+        series.nodes_from_karpenter(alloc, ctx.step, None, resources=resources)
+        if alloc.height
+        else pl.DataFrame()
+    )
     if new.height:
         new = new.with_columns((pl.col("end_ts") - ctx.step).alias("last_seen_ts")).drop(
             "end_ts", "end_reason"

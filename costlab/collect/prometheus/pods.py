@@ -25,6 +25,7 @@ from costlab.collect.prometheus.intervals import merge_presence
 def load_pods(ctx: Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport) -> None:
     pk = ["cluster", "namespace", "pod", "container", "gpu_resource"]
     entity = pk + ["node", "quantity"]
+    resources = tuple(ctx.settings.accelerator_resources)
     frame = frame.filter(pl.col("ts") >= a) if frame.height else frame
     req = frame
     if frame.height:
@@ -32,12 +33,16 @@ def load_pods(ctx: Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: Grou
         info = prom_k8s.pod_info_rows(frame)
         if info.height:
             register_exec(ctx, "_prom_pod_info", info, "collect/prometheus_pod_info_upsert")
-        record_request_mismatches(ctx, prom_k8s.request_mismatches(frame, req), a)
+        record_request_mismatches(ctx, prom_k8s.request_mismatches(frame, req, resources), a)
     if req.height:
         req = req.filter(
             pl.col("node").is_not_null() & (pl.col("node") != "")
         )  # pending pods hold no GPU
-    new = series.pod_requests_from_ksm(req, ctx.step, None) if req.height else pl.DataFrame()
+    new = (
+        series.pod_requests_from_ksm(req, ctx.step, None, resources=resources)
+        if req.height
+        else pl.DataFrame()
+    )
     if new.height:
         new = new.with_columns((pl.col("end_ts") - ctx.step).alias("last_seen_ts")).drop("end_ts")
     else:
@@ -83,17 +88,18 @@ def load_pods(ctx: Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: Grou
 
 
 def record_request_mismatches(ctx: Ctx, found: pl.DataFrame, a: datetime) -> None:
-    """Runs of timestamps where Karpenter's pod GPU request total for a node differs from
+    """Runs of timestamps where Karpenter's pod accelerator request total for a node differs from
     kube-state-metrics' become `request-mismatch` rows in collection_gaps, merged across chunks
     like presence intervals (so the rows do not depend on chunk boundaries)."""
     if found.height == 0:
         return
     named = found.select(
         pl.format(
-            '{}{{cluster="{}",node_name="{}",resource_type="nvidia_com_gpu"}}',
+            '{}{{cluster="{}",node_name="{}",resource_type="{}"}}',
             pl.lit(prom_k8s.POD_REQUESTS_TOTAL_METRIC),
             "cluster",
             "node",
+            "resource",
         ).alias("series"),
         "ts",
     )

@@ -33,7 +33,11 @@ _LAST = "gpu_samples.last_ts"  # Ctx.state: per series, its newest stored sample
 def load_gpu_samples(
     ctx: Ctx, frame: pl.DataFrame, a: datetime, b: datetime, rep: GroupReport
 ) -> None:
-    rows = series.gpu_samples_from_dcgm(frame, step=ctx.step) if frame.height else pl.DataFrame()
+    rows = (
+        series.gpu_samples_from_dcgm(frame, step=ctx.step, node_label=ctx.settings.dcgm_node_label)
+        if frame.height
+        else pl.DataFrame()
+    )
     if _beyond_stored(ctx, a):
         good = ctx.load("gpu_samples", rows, rep, append=True) if rows.height else rows
         gaps = _gaps_from_chunk(ctx, good, a)

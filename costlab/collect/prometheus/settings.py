@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from costlab.collect.accelerators import DEFAULT_RESOURCES
 from costlab.errors import UsageError
 
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
@@ -131,6 +132,18 @@ class PrometheusSettings(BaseSettings):
         None, description="SigV4 region; default AWS_REGION / profile, else from the AMP URL."
     )
     sigv4_service: str = Field("aps", description="SigV4 service name (AMP: aps).")
+    accelerator_resources: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RESOURCES),
+        min_length=1,
+        description="Kubernetes resource names counted as accelerator devices, first present "
+        "wins per node (Karpenter and kube-state-metrics spellings are derived from these).",
+    )
+    dcgm_node_label: str | None = Field(
+        None,
+        pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+        description="dcgm-exporter label naming the node when neither `Hostname` nor "
+        "`hostname` is set (e.g. a relabelled `node`).",
+    )
 
     @model_validator(mode="after")
     def _one_cluster_source(self) -> PrometheusSettings:
