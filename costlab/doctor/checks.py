@@ -156,7 +156,9 @@ def _karpenter_node(key: str, metric: str, degrades: str, role: Role) -> Check:
         role=role,
         respelled=(
             Respelled(
-                'resource_type="nvidia_com_gpu"', KARPENTER_RESPELLED, KARPENTER_RESPELLED_FIX
+                'resource_type="nvidia_com_gpu"',  # misspelled on purpose: doctor finds it
+                KARPENTER_RESPELLED,
+                KARPENTER_RESPELLED_FIX,
             ),
         ),
     )

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from costlab.emit.rules_settings import RulesSettings, karpenter_resource_type, ksm_resource
+from costlab.collect.accelerators import karpenter_resource_type, ksm_resource
+from costlab.emit.rules_settings import RulesSettings
 
 KARPENTER_PRICE = "karpenter_cloudprovider_instance_type_offering_price_estimate"
 EXPORTER_PRICE = "costlab_instance_hourly_cost_usd"
@@ -183,15 +184,15 @@ class Exprs:
             "    label_replace(\n"
             "      label_replace(\n"
             f"        max by ({c}, namespace, {label}) (kube_namespace_labels),\n"
-            f'        "tenant", "$1", "{label}", "(.+)"\n'
+            '        "tenant", "$1", "namespace", "(.*)"\n'
             "      ),\n"
-            '      "tenant", "__unallocated__", "tenant", ""\n'
+            f'      "tenant", "$1", "{label}", "(.+)"\n'
             "    )\n"
             "  )\n"
             "  or\n"
             "  label_replace(\n"
             f"    {NAMESPACE_COST} unless on ({c}, namespace) kube_namespace_labels,\n"
-            '    "tenant", "__unallocated__", "namespace", ".*"\n'
+            '    "tenant", "$1", "namespace", "(.*)"\n'
             "  )\n"
             ")"
         )

@@ -27,7 +27,6 @@ _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _RESOURCE_NAME = re.compile(
     rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 )
-_KSM_INVALID = re.compile(r"[^a-zA-Z0-9_]")
 _DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m|h|d|w|y)$")
 _DURATION_SECONDS = {
     "ms": 0.001,
@@ -54,20 +53,6 @@ def _resource_name(value: str) -> str:
             "nvidia.com/gpu, amd.com/gpu, aws.amazon.com/neuron)"
         )
     return value
-
-
-def karpenter_resource_type(resource: str) -> str:
-    """Karpenter's `resource_type` value: lower-cased, `-` -> `_`, dots and slashes kept
-    (`nvidia.com/gpu` stays `nvidia.com/gpu`; kubernetes-sigs/karpenter
-    pkg/controllers/metrics/node/controller.go, resourceNameToString)."""
-    return resource.lower().replace("-", "_")
-
-
-def ksm_resource(resource: str) -> str:
-    """kube-state-metrics' `resource` value: every `[^a-zA-Z0-9_]` -> `_`, case kept
-    (`nvidia.com/gpu` -> `nvidia_com_gpu`; kubernetes/kube-state-metrics internal/store/utils.go,
-    SanitizeLabelName)."""
-    return _KSM_INVALID.sub("_", resource)
 
 
 def _duration(value: str) -> str:

@@ -5,7 +5,7 @@ Label shapes are upstream's (shared/conformance): dcgm-exporter without Kubernet
 dcgm-exporter's `etc/default-counters.csv` and its `pkg/counters` label names), scraped by a static
 job (`job`, `instance`); kube-state-metrics `kube_node_labels` with
 `--metric-labels-allowlist=nodes=[...]` (EKS managed node groups: `eks.amazonaws.com/capacityType`
--> `label_eks_amazonaws_com_capacityType`), `kube_pod_container_resource_requests`
+-> `label_eks_amazonaws_com_capacity_type`), `kube_pod_container_resource_requests`
 (`resource="nvidia_com_gpu"`, `unit="integer"`) and `kube_pod_info`. The `cluster` label is what
 a Thanos/Mimir external label adds. No Karpenter series: nodes come from node labels + DCGM.
 
@@ -90,7 +90,7 @@ def fleet_series(scrapes: tuple[Scrape, ...] = CLUSTERS) -> list:
                 "instance": "10.0.0.10:8080",
                 "node": node,
                 "label_eks_amazonaws_com_nodegroup": group,
-                "label_eks_amazonaws_com_capacityType": cap,
+                "label_eks_amazonaws_com_capacity_type": cap,
                 "label_node_kubernetes_io_instance_type": itype,
                 "label_topology_kubernetes_io_zone": zone,
                 "label_topology_kubernetes_io_region": "us-east-1",

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -234,3 +236,19 @@ class Proxy:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def requests_of_a_full_run(upstream: str, run_args: list[str], scratch_db: Path) -> int:
+    """How many requests `prom_run.py` makes for a whole run (`run_args` after DB and URL), counted
+    through a Proxy: the kill tests hang the proxy half-way, wherever the client's query plan puts
+    that (interval probes, series counts and range queries all count)."""
+    script = Path(__file__).with_name("prom_run.py")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    with Proxy(upstream) as proxy:
+        subprocess.run(
+            [sys.executable, str(script), str(scratch_db), proxy.url, *run_args],
+            env=env,
+            check=True,
+            timeout=600,
+        )
+        return proxy.forwarded

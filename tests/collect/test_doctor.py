@@ -134,8 +134,10 @@ def test_relabelled_karpenter_without_ksm_nodes_cannot_allocate(prom):
     alloc = results["karpenter-allocatable"]
     assert (alloc.status, alloc.severity, alloc.series_count) == ("shape", "error", 1)
     assert alloc.sample["resource_type"] == "nvidia_com_gpu"
-    assert alloc.notes[0].startswith(
-        'found only as karpenter_nodes_allocatable{resource_type="nvidia_com_gpu"}: '
+    assert alloc.notes[
+        0
+    ].startswith(
+        'found only as karpenter_nodes_allocatable{resource_type="nvidia_com_gpu"}: '  # misspelled on purpose
         'resource_type is "nvidia_com_gpu" here, but Karpenter writes "nvidia.com/gpu"'
     )
     assert alloc.fixes == [KARPENTER_RESPELLED_FIX]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from prom_fleet import T0, at
-from prom_server import Proxy
+from prom_server import Proxy, requests_of_a_full_run
 from prom_snapshot import TABLES, backfill_snapshot, settings, snapshot
 
 from costlab import store
@@ -418,10 +418,13 @@ def test_killed_mid_range_then_rerun_equals_uninterrupted(fleet_prometheus, tmp_
     db = tmp_path / "killed.duckdb"
     script = Path(__file__).with_name("prom_run.py")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    # Small chunks; the proxy lets 40 requests through, then hangs: the child is mid-range.
-    with Proxy(fleet_prometheus.url, hang_after=160) as proxy:
+    # Small chunks; the proxy lets half of a whole run's requests through, then hangs: the child
+    # is mid-range.
+    run_args = [at(480).isoformat(), "7200", "600"]
+    half = requests_of_a_full_run(fleet_prometheus.url, run_args, tmp_path / "count.duckdb") // 2
+    with Proxy(fleet_prometheus.url, hang_after=half) as proxy:
         child = subprocess.Popen(
-            [sys.executable, str(script), str(db), proxy.url, at(480).isoformat(), "7200", "600"],
+            [sys.executable, str(script), str(db), proxy.url, *run_args],
             env=env,
         )
         try:

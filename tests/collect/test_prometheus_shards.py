@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from prom_fleet import T0, TYPES, at, fleet_series
-from prom_server import PromServer, Proxy, build_blocks, write_openmetrics
+from prom_server import PromServer, Proxy, build_blocks, requests_of_a_full_run, write_openmetrics
 from prom_snapshot import backfill_snapshot, settings, snapshot
 
 from costlab import store
@@ -116,7 +116,8 @@ def test_sharded_run_killed_mid_range_then_rerun_equals_unsharded(
     script = Path(__file__).with_name("prom_run.py")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     args = [str(db), at(480).isoformat(), "7200", "600", ",".join(CLUSTERS), "3"]
-    with Proxy(clusters_prometheus.url, hang_after=250) as proxy:
+    half = requests_of_a_full_run(clusters_prometheus.url, args[1:], tmp_path / "count.duckdb") // 2
+    with Proxy(clusters_prometheus.url, hang_after=half) as proxy:
         child = subprocess.Popen(
             [sys.executable, str(script), args[0], proxy.url, *args[1:]], env=env
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from costlab.collect.accelerators import karpenter_resource_type, ksm_resource
 from costlab.config import settings_for
 from costlab.emit import prometheus_rules as pr
-from costlab.emit.rules_settings import RulesSettings, karpenter_resource_type, ksm_resource
+from costlab.emit.rules_settings import RulesSettings
 from costlab.emit.rules_thresholds import CostThreshold
 from costlab.errors import UsageError
 
@@ -46,7 +47,7 @@ def test_default_rules_select_karpenter_and_ksm_spellings():
     assert 'karpenter_nodes_allocatable{resource_type="nvidia.com/gpu"}' in text
     assert 'karpenter_nodes_total_pod_requests{resource_type="nvidia.com/gpu"}' in text
     assert 'kube_pod_container_resource_requests{resource="nvidia_com_gpu"}' in text
-    assert 'resource_type="nvidia_com_gpu"' not in text
+    assert 'resource_type="nvidia_com_gpu"' not in text  # misspelled on purpose
 
 
 def test_another_gpu_resource_changes_both_spellings():
@@ -78,7 +79,7 @@ def test_removed_gpu_resource_type_is_refused_with_its_replacement(monkeypatch):
         settings_for(RulesSettings, "rules")
     monkeypatch.delenv("COSTLAB_RULES_GPU_RESOURCE_TYPE")
     with pytest.raises(ValidationError, match="COSTLAB_RULES_GPU_RESOURCE\\)"):
-        RulesSettings(gpu_resource_type="nvidia_com_gpu")
+        RulesSettings(gpu_resource_type="nvidia_com_gpu")  # misspelled on purpose
 
 
 def test_gpu_resource_comes_from_the_environment(monkeypatch):
@@ -91,7 +92,7 @@ def test_promtool_fixtures_spell_each_exporter_its_own_way():
 
     for path in sorted(PROMTOOL_TESTS.glob("*.yaml")):
         text = path.read_text()
-        assert 'resource_type="nvidia_com_gpu"' not in text, path.name
+        assert 'resource_type="nvidia_com_gpu"' not in text, path.name  # misspelled on purpose
         assert 'resource="nvidia.com/gpu"' not in text, path.name
         if "karpenter_nodes_allocatable{" in text:
             assert 'resource_type="nvidia.com/gpu"' in text, path.name
