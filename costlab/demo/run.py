@@ -198,8 +198,29 @@ def summary(conn: Any, window: Window, total: int, db: Path) -> Group:
         (usd(total), "bold"),
         f", idle {idle / total:.1%} ({usd(idle)})" if total else "",
     )
+    me = _program()
     tail = Text(
-        f"\nOpen the dashboard:  uv run costlab --db {db} dashboard   (then http://localhost:8501)\n"
-        f"Allocation by namespace:  costlab --db {db} allocate --by namespace"
+        f"\nOpen the dashboard:  {me} --db {db} dashboard   (then http://localhost:8501)\n"
+        f"Allocation by namespace:  {me} --db {db} allocate --by namespace"
     )
     return Group(head, by_team, idle_nodes, tokens, tail)
+
+
+def _program() -> str:
+    """How to run costlab again from here: the script this process was started as, relative to the
+    working directory when it lies below it (`.venv/bin/costlab` after scripts/bootstrap.sh, where
+    neither `costlab` nor `uv` need be on PATH), else plain `costlab`."""
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.argv[0])
+    if script.name == "costlab" and script.is_file():
+        try:
+            rel = script.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:
+            rel = None
+        if rel is not None and shutil.which("costlab") != str(script.resolve()):
+            return f".{os.sep}{rel}" if rel.parent != Path(".") else str(rel)
+    return "costlab"
