@@ -20,7 +20,6 @@ from costlab.allocate.settings import AllocateSettings
 from costlab.collect.prometheus import collect
 from costlab.timeutil import Window
 
-INTERVAL = timedelta(seconds=15)
 WINDOW = Window(T0, T0 + 2 * HOUR)
 
 # Hand computation (request mode, all node cost split by GPU time):
@@ -33,6 +32,8 @@ WINDOW = Window(T0, T0 + 2 * HOUR)
 #   is unpriced (1 node-hour) with a node-without-karpenter-labels notice.
 # Teams: with the allowlist vllm-0's pod label team=ml, namespace search's label team=discovery;
 #   without it every team is its namespace.
+pytestmark = pytest.mark.service
+
 BY_NAMESPACE = {
     True: {"llm": 2_000_000, "search": 1_500_000, "__idle__": 1_500_000},
     False: {"llm": 2_000_000, "search": 500_000, "__idle__": 1_500_000},
@@ -50,14 +51,19 @@ BUSY = {
 IDS = [variant_name(*v) for v in VARIANTS]
 
 
-@pytest.fixture(scope="module")
-def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+# Prometheus' own default scrape_interval is 1 m, Prometheus Operator's 30 s, many jobs 15 s: the
+# collector's defaults (step detected from the samples) must give the same dollars at each.
+@pytest.fixture(scope="module", params=[15, 30, 60], ids=lambda s: f"scrape-{s}s")
+def collected(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    interval = timedelta(seconds=request.param)
     root = tmp_path_factory.mktemp("prom-variants")
-    write_openmetrics(root / "variants.om", fleet(INTERVAL), {})
+    write_openmetrics(root / "variants.om", fleet(interval), {})
     build_blocks(root / "variants.om", root / "data")
     conn = store.connect(":memory:")
     with PromServer(root / "data") as server:
-        collect(conn, window=WINDOW, settings=settings(server.url, step=INTERVAL))
+        collect(conn, window=WINDOW, settings=settings(server.url))
     yield conn
     conn.close()
 
