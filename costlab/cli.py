@@ -23,6 +23,7 @@ try:  # typer 0.2x vendors its own click; its exceptions live there
 except ImportError:  # pragma: no cover - older typer on plain click
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
+from costlab import redact
 from costlab.errors import CostlabError, NotImplementedYet, StoreError, UsageError
 
 app = typer.Typer(
@@ -146,6 +147,9 @@ def _global(
     # The Prometheus client counts and reports its own retries; urllib3's per-retry warnings
     # would put a multi-line log in front of the one-line error.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO if verbose else logging.ERROR)
+    # A URL's password or token must not reach a log line, whoever logged it (urllib3 logs paths
+    # with their query).
+    redact.install_log_filter()
 
 
 def _entry(module: str, function: str) -> Any:
@@ -496,8 +500,17 @@ def dashboard(
     pipeline.run_dashboard(_existing_db(), port=port, tenant=tenant, address=address)
 
 
+def _redacted_excepthook(kind: Any, exc: BaseException, tb: Any) -> None:
+    """An unexpected error's traceback, with URL credentials masked like every other output."""
+    import traceback
+
+    sys.stderr.write(redact.redact_text("".join(traceback.format_exception(kind, exc, tb))))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: known errors become one line on stderr and an exit code, never a traceback."""
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _redacted_excepthook
     try:
         app(args=argv, prog_name="costlab", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as exc:
@@ -519,7 +532,8 @@ def _fail(message: str, code: int) -> None:
     from rich.markup import escape
 
     # escaped: a message naming a config section like [allocate] must not be read as markup
-    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    message = escape(redact.redact_text(message))
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
