@@ -430,10 +430,17 @@ def exporter(
     port: Annotated[
         int, typer.Option(min=1, max=65535, help="Port for the /metrics endpoint.")
     ] = 9108,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to listen on (default: COSTLAB_EXPORTER_HOST, else 127.0.0.1, this "
+            "machine only); 0.0.0.0 for every interface."
+        ),
+    ] = None,
 ) -> None:
     """Serve costlab_instance_hourly_cost_usd and allocated $ per tenant as Prometheus metrics."""
     fn = _entry("costlab.emit.exporter", "serve_from_cli")
-    _show(fn(_existing_db(), port=port, console=console))
+    _show(fn(_existing_db(), port=port, console=console, address=address))
 
 
 @app.command()
@@ -488,11 +495,12 @@ def dashboard(
         str | None, typer.Option(help="Tenant-scoped mode: only this tenant's rows are queried.")
     ] = None,
     address: Annotated[
-        str | None,
+        str,
         typer.Option(
-            help="Address to listen on, e.g. 127.0.0.1 (default: Streamlit's, all interfaces)."
+            help="Address to listen on: 127.0.0.1 serves this machine only; 0.0.0.0 every "
+            "interface (the dashboard shows every tenant's spend unless --tenant)."
         ),
-    ] = None,
+    ] = "127.0.0.1",
 ) -> None:
     """Start the Streamlit FinOps dashboard on the database (read-only)."""
     from costlab import pipeline
