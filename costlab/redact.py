@@ -34,6 +34,13 @@ SECRET_PARAMS = frozenset(
         "client_secret",
         "password",
         "passwd",
+        "private_token",
+        "sig",  # Azure shared access signatures
+        "signature",
+        # pyarrow's S3 URI options (s3://bucket/prefix?access_key=...&secret_key=...)
+        "access_key",
+        "secret_key",
+        "session_token",
         "x-amz-signature",
         "x-amz-credential",
         "x-amz-security-token",

@@ -138,3 +138,15 @@ def test_the_log_filter_masks_messages_arguments_and_tracebacks(caplog):
         caplog.handler.filters.clear()
     assert "SECRET" not in caplog.text
     assert "/api/v1/query?token=***" in caplog.text and "http://user:***@h/" in caplog.text
+
+
+def test_an_unexpected_traceback_is_masked(capsys):
+    from costlab.cli import _redacted_excepthook
+
+    try:
+        raise OSError("cannot open s3://AKIAEXAMPLE:SECRETKEY@bucket/prefix?session_token=TOKEN")
+    except OSError as exc:
+        _redacted_excepthook(OSError, exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "s3://AKIAEXAMPLE:***@bucket/prefix?session_token=***" in err
+    assert "SECRETKEY" not in err and "TOKEN" not in err

@@ -108,3 +108,27 @@ def test_a_bad_header_value_is_named_but_not_shown(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err
     assert code == 2 and "COSTLAB_PROM_HEADERS" in err and "<hidden>" in err
     assert SECRET not in err
+
+
+def test_urllib3_retry_warnings_reach_stderr_masked(tmp_path):
+    """Out of process, as a user runs it: the root handler's filter masks urllib3's own lines."""
+    import os
+    import subprocess
+
+    db = tmp_path / "c.duckdb"
+    store.connect(db).close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTLAB_", "LANGFUSE_"))}
+    env |= {"COSTLAB_PROM_MAX_RETRIES": "1", "COSTLAB_PROM_BACKOFF_S": "0"}
+    url = f"http://127.0.0.1:{closed_port()}/?token={SECRET}"
+    result = subprocess.run(
+        [sys.executable, "-m", "costlab.cli", "-v", "--db", str(db)]
+        + ["collect", "prometheus", "--url", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Retrying" in result.stderr and "?token=***" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
