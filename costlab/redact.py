@@ -119,7 +119,10 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # bad %-arguments: the handler reports them when it formats
+            return True
         masked = redact_text(message)
         if masked != message:
             record.msg, record.args = masked, None
