@@ -19,6 +19,8 @@ COPY --from=build --chown=10001:10001 /app /app
 ENV PATH=/app/.venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp COSTLAB_DB=/data/costlab.duckdb
 USER 10001:10001
 VOLUME ["/data"]
+# dashboard and exporter listen on 127.0.0.1 unless told: `docker run -p 8501:8501 IMAGE dashboard
+# --address 0.0.0.0` (deploy/base does the same)
 EXPOSE 8501 9108
 ENTRYPOINT ["costlab"]
 CMD ["--help"]

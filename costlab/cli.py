@@ -23,6 +23,7 @@ try:  # typer 0.2x vendors its own click; its exceptions live there
 except ImportError:  # pragma: no cover - older typer on plain click
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
+from costlab import redact
 from costlab.errors import CostlabError, NotImplementedYet, StoreError, UsageError
 
 app = typer.Typer(
@@ -146,6 +147,9 @@ def _global(
     # The Prometheus client counts and reports its own retries; urllib3's per-retry warnings
     # would put a multi-line log in front of the one-line error.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO if verbose else logging.ERROR)
+    # A URL's password or token must not reach a log line, whoever logged it (urllib3 logs paths
+    # with their query).
+    redact.install_log_filter()
 
 
 def _entry(module: str, function: str) -> Any:
@@ -426,10 +430,17 @@ def exporter(
     port: Annotated[
         int, typer.Option(min=1, max=65535, help="Port for the /metrics endpoint.")
     ] = 9108,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to listen on (default: COSTLAB_EXPORTER_HOST, else 127.0.0.1, this "
+            "machine only); 0.0.0.0 for every interface."
+        ),
+    ] = None,
 ) -> None:
     """Serve costlab_instance_hourly_cost_usd and allocated $ per tenant as Prometheus metrics."""
     fn = _entry("costlab.emit.exporter", "serve_from_cli")
-    _show(fn(_existing_db(), port=port, console=console))
+    _show(fn(_existing_db(), port=port, console=console, address=address))
 
 
 @app.command()
@@ -484,11 +495,12 @@ def dashboard(
         str | None, typer.Option(help="Tenant-scoped mode: only this tenant's rows are queried.")
     ] = None,
     address: Annotated[
-        str | None,
+        str,
         typer.Option(
-            help="Address to listen on, e.g. 127.0.0.1 (default: Streamlit's, all interfaces)."
+            help="Address to listen on: 127.0.0.1 serves this machine only; 0.0.0.0 every "
+            "interface (the dashboard shows every tenant's spend unless --tenant)."
         ),
-    ] = None,
+    ] = "127.0.0.1",
 ) -> None:
     """Start the Streamlit FinOps dashboard on the database (read-only)."""
     from costlab import pipeline
@@ -496,8 +508,17 @@ def dashboard(
     pipeline.run_dashboard(_existing_db(), port=port, tenant=tenant, address=address)
 
 
+def _redacted_excepthook(kind: Any, exc: BaseException, tb: Any) -> None:
+    """An unexpected error's traceback, with URL credentials masked like every other output."""
+    import traceback
+
+    sys.stderr.write(redact.redact_text("".join(traceback.format_exception(kind, exc, tb))))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: known errors become one line on stderr and an exit code, never a traceback."""
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _redacted_excepthook
     try:
         app(args=argv, prog_name="costlab", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as exc:
@@ -519,7 +540,8 @@ def _fail(message: str, code: int) -> None:
     from rich.markup import escape
 
     # escaped: a message naming a config section like [allocate] must not be read as markup
-    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    message = escape(redact.redact_text(message))
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

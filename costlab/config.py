@@ -92,6 +92,12 @@ def env_only(field: FieldInfo) -> bool:
     )
 
 
+def values_hidden(field: FieldInfo) -> bool:
+    """Settable in the file, but its values may be credentials (headers): never echoed."""
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("values_hidden"))
+
+
 def env_name(model: type[BaseModel], key: str, prefix: str | None = None) -> str:
     """The environment variable pydantic-settings reads for `key` (aliases bypass the prefix)."""
     names = _names(model.model_fields[key], key)
@@ -144,7 +150,7 @@ def _explain(
         loc = [str(p) for p in err["loc"]]
         head = loc[0] if loc else ""
         field = cls.model_fields.get(head)
-        secret = field is not None and env_only(field)
+        secret = field is not None and (env_only(field) or values_hidden(field))
         value = _shown(err.get("input"), secret)
         dotted = ".".join(loc)
         if not loc:

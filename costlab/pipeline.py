@@ -93,7 +93,7 @@ def run_demo(db: Path, *, days: int, seed: int, console: Any) -> Any:
     return demo_run.run(db, days=days, seed=seed, console=console)
 
 
-def run_dashboard(db: Path, *, port: int, tenant: str | None, address: str | None = None) -> None:
+def run_dashboard(db: Path, *, port: int, tenant: str | None, address: str = "127.0.0.1") -> None:
     """Replace this process with Streamlit serving dashboards/app.py, read-only on `db`.
 
     exec rather than a child process: signals (Ctrl-C, a pod's SIGTERM) reach Streamlit directly
@@ -119,8 +119,9 @@ def run_dashboard(db: Path, *, port: int, tenant: str | None, address: str | Non
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # always given: Streamlit's own default is every interface
+        "--server.address",
+        address,
     ]
-    if address:
-        cmd += ["--server.address", address]
     sys.stdout.flush()
     os.execve(sys.executable, cmd, env)

@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from costlab import store
+from costlab.redact import redact_text
 from costlab.timeutil import Window
 
 log = logging.getLogger(__name__)
@@ -285,7 +286,8 @@ def collection_run(
     try:
         yield run
     except BaseException as exc:
-        _finish(conn, run, "failed", f"{type(exc).__name__}: {exc}"[:500])
+        # masked before the cut, so a cut cannot leave half a password unrecognised
+        _finish(conn, run, "failed", redact_text(f"{type(exc).__name__}: {exc}")[:500])
         raise
     else:
         _finish(conn, run, "partial" if run.quarantined else "ok", None)

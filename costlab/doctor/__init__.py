@@ -16,6 +16,7 @@ from costlab.config import settings_for
 from costlab.doctor.probe import Report, run
 from costlab.doctor.render import as_json, as_rich
 from costlab.errors import CollectorError, UsageError
+from costlab.redact import redact_url
 from costlab.timeutil import parse_ts
 
 __all__ = ["Report", "doctor", "doctor_from_cli"]
@@ -31,7 +32,9 @@ def _reachable(client: PromClient, url: str) -> None:
         client.query("1", datetime.now(UTC))
     except CollectorError as exc:
         detail = str(exc).split(": ", 1)[-1]
-        raise CollectorError(f"cannot query Prometheus at {url}: {detail[:200]}") from None
+        raise CollectorError(
+            f"cannot query Prometheus at {redact_url(url)}: {detail[:200]}"
+        ) from None
     finally:
         client.max_retries = retries
 
@@ -44,7 +47,9 @@ def doctor(
     lookback: str = "1h",
 ) -> Report:
     if not settings.url.startswith(("http://", "https://")):
-        raise UsageError(f"--url must start with http:// or https://, got {settings.url!r}")
+        raise UsageError(
+            f"--url must start with http:// or https://, got {redact_url(settings.url)!r}"
+        )
     window = parse_duration(lookback)
     if window.total_seconds() <= 0:
         raise UsageError(f"--lookback must be positive, got {lookback!r}")
@@ -54,7 +59,7 @@ def doctor(
         client.max_retries = min(client.max_retries, _MAX_RETRIES)
         return run(
             client,
-            url=settings.url,
+            url=redact_url(settings.url),  # shown in the report's title and JSON
             at=at or datetime.now(UTC),
             lookback=window,
             extra=shard_matchers(settings, cluster),

@@ -53,8 +53,12 @@ class ExporterSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="COSTLAB_EXPORTER_", extra="forbid")
 
+    # Loopback unless told otherwise: the metrics name tenants and their spend. A pod serving
+    # its Service passes --address 0.0.0.0 (deploy/base/exporter.yaml).
     host: str = Field(
-        default="0.0.0.0", description="Address to bind (0.0.0.0 in a pod, 127.0.0.1 locally)."
+        default="127.0.0.1",
+        description="Address to bind: 127.0.0.1 serves this machine only; 0.0.0.0 (or "
+        "--address 0.0.0.0) every interface, e.g. in a pod behind a Service.",
     )
     refresh_seconds: float = Field(
         default=60, ge=0, le=3600, description="Reread the database at most this often."
@@ -204,12 +208,12 @@ def make_server(
     return server, thread
 
 
-def serve_from_cli(db_path: Path, *, port: int, console: Any) -> None:
-    """`costlab exporter --port P`: serve until interrupted."""
+def serve_from_cli(db_path: Path, *, port: int, console: Any, address: str | None = None) -> None:
+    """`costlab exporter --port P [--address A]`: serve until interrupted."""
     from costlab import store
     from costlab.config import settings_for
 
-    settings = settings_for(ExporterSettings, "exporter")
+    settings = settings_for(ExporterSettings, "exporter", **({"host": address} if address else {}))
     store.connect(db_path, read_only=True).close()  # fail fast (exit 2) on a missing database
     server, _thread = make_server(db_path, port=port, settings=settings)
     console.print(

@@ -507,8 +507,11 @@ def test_workloads_cover_the_pipeline_dashboard_and_exporter(built):
         "costlab report",
     ):
         assert step in script
-    assert "exporter --port 9108" in containers(by_name["costlab-exporter"])[0]["args"][0]
-    assert "dashboard --port 8501" in containers(by_name["costlab-dashboard"])[0]["args"][0]
+    # both listen on loopback unless told: in the pod they must serve the Service, so they say so
+    exporter = containers(by_name["costlab-exporter"])[0]["args"][0]
+    dashboard = containers(by_name["costlab-dashboard"])[0]["args"][0]
+    assert "exporter --port 9108 --address 0.0.0.0" in exporter
+    assert "dashboard --port 8501 --address 0.0.0.0" in dashboard
     assert (
         by_name["costlab-exporter"]["kind"] == by_name["costlab-dashboard"]["kind"] == "Deployment"
     )

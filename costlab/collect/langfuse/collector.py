@@ -33,6 +33,7 @@ from costlab.collect.langfuse.map import observation_row, observations_frame
 from costlab.collect.langfuse.settings import LangfuseSettings
 from costlab.config import settings_for
 from costlab.errors import CollectorError, UsageError
+from costlab.redact import redact_text, redact_url
 from costlab.timeutil import Window
 
 log = logging.getLogger(__name__)
@@ -79,16 +80,20 @@ def make_client(settings: LangfuseSettings) -> LangfuseAPI:
 
 
 def _api_failure(exc: Exception, host: str) -> CollectorError:
+    host = redact_url(host)
     if isinstance(exc, ApiError):
         hint = {
             401: "check LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY",
             429: "rate limited after all retries",
         }
-        body = str(exc.body)[:200] if exc.body is not None else ""
+        body = redact_text(str(exc.body))[:200] if exc.body is not None else ""
         why = hint.get(exc.status_code or 0, "")
         status = exc.status_code
         return CollectorError(f"LangFuse {host} answered HTTP {status} {why}: {body}".strip())
-    return CollectorError(f"cannot reach LangFuse at {host}: {type(exc).__name__}: {exc}")
+    # httpx quotes the request URL, with the userinfo and query it was given
+    return CollectorError(
+        f"cannot reach LangFuse at {host}: " + redact_text(f"{type(exc).__name__}: {exc}")
+    )
 
 
 def _pages(
@@ -111,7 +116,7 @@ def _pages(
             raise _api_failure(exc, settings.host) from exc
         except pydantic.ValidationError as exc:
             raise CollectorError(
-                f"LangFuse {settings.host} sent observations that do not match the API: "
+                f"LangFuse {redact_url(settings.host)} sent observations that do not match the API: "
                 f"{exc.errors()[:3]}"
             ) from exc
         report.pages += 1

@@ -31,6 +31,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from costlab.errors import CollectorError
+from costlab.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,9 @@ class PromClient:
         query_params: dict[str, str] | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
-            raise CollectorError(f"Prometheus URL must start with http:// or https://, got {url!r}")
+            raise CollectorError(
+                f"Prometheus URL must start with http:// or https://, got {redact_url(url)!r}"
+            )
         self.base = url.rstrip("/")
         if self.base.endswith("/api/v1"):
             self.base = self.base[: -len("/api/v1")]
@@ -218,15 +221,16 @@ class PromClient:
             resp = self.session.post(url, data=params, timeout=self.timeout_s)
         except (requests.ConnectionError, requests.Timeout) as exc:
             self.stats.add(requests=self.max_retries + 1, retries=self.max_retries)
+            # requests quotes the URL (path and query: tokens in `query_params` or the URL)
             raise CollectorError(
                 f"Prometheus {path} still failing after {self.max_retries + 1} attempts: "
-                f"{type(exc).__name__}: {exc}"
+                + redact_text(f"{type(exc).__name__}: {exc}")
             ) from None
         history = resp.raw.retries.history if getattr(resp.raw, "retries", None) else ()
         self.stats.add(requests=len(history) + 1, retries=len(history))
         if resp.status_code == 200:
             return resp
-        text = _error_text(resp)
+        text = redact_text(_error_text(resp))  # a proxy's error page may echo the URL
         if resp.status_code >= 400 and any(m in text for m in TOO_LARGE):
             raise QueryTooLarge(text)
         if resp.status_code in RETRY_STATUS:

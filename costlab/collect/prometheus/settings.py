@@ -51,8 +51,13 @@ class PrometheusSettings(BaseSettings):
     bearer_token: SecretStr | None = Field(
         None, description="Sent as `Authorization: Bearer`; env only."
     )
+    # Header and parameter values may be credentials (Authorization, X-Scope-OrgID, api keys):
+    # kept out of the settings' repr and of config error messages.
     headers: dict[str, str] = Field(
-        default_factory=dict, description="Extra HTTP headers, e.g. X-Scope-OrgID."
+        default_factory=dict,
+        description="Extra HTTP headers, e.g. X-Scope-OrgID.",
+        repr=False,
+        json_schema_extra={"values_hidden": True},
     )
     verify_tls: bool = Field(True, description="Verify the server's TLS certificate.")
     ca_bundle: str | None = Field(None, description="CA bundle file for TLS verification.")
@@ -124,6 +129,8 @@ class PrometheusSettings(BaseSettings):
     query_params: dict[str, str] = Field(
         default_factory=dict,
         description='Extra query_range parameters, e.g. {"partial_response": "false"} (Thanos).',
+        repr=False,
+        json_schema_extra={"values_hidden": True},
     )
     sigv4: bool = Field(
         False, description="Sign requests with AWS SigV4 (Amazon Managed Prometheus)."
