@@ -98,14 +98,17 @@ def run_dashboard(db: Path, *, port: int, tenant: str | None, address: str | Non
 
     exec rather than a child process: signals (Ctrl-C, a pod's SIGTERM) reach Streamlit directly
     and no orphan server is left behind."""
+    if tenant is not None and not tenant.strip():
+        # a blank tenant would otherwise serve the whole fleet to someone meant to see one tenant
+        raise UsageError("--tenant must name a tenant; leave it out for the whole fleet")
     app = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
     if not app.is_file():
         raise StoreError(f"dashboard app not found at {app}")
     if not Path(db).is_file():
         raise StoreError(f"database {db} does not exist yet: run `costlab demo` first")
     env = dict(os.environ, COSTLAB_DB=str(Path(db).resolve()))
-    if tenant:
-        env["COSTLAB_TENANT"] = tenant
+    if tenant is not None:
+        env["COSTLAB_TENANT"] = tenant.strip()
     cmd = [
         sys.executable,
         "-m",

@@ -45,13 +45,20 @@ def load_sql(name: str) -> str:
 _LEADING_WITH = re.compile(r"^((?:\s*--[^\n]*\n)*\s*)WITH\s", re.IGNORECASE)
 
 
-def compose_sql(body: str, ctes: list[tuple[str, str]]) -> str:
+def compose_sql(
+    body: str, ctes: list[tuple[str, str]], inline: frozenset[str] = frozenset()
+) -> str:
     """`sql/<body>.sql` with each `(cte_name, sql_name)` in front of it as a CTE, in order, so a
     query can read another query's result by name without a temp table (read-only connections)
-    and without copying its SQL."""
+    and without copying its SQL. CTEs named in `inline` are never materialised, so filters of
+    the query reading them still reach the table underneath (a shadowing scope relation)."""
     if not ctes:
         return load_sql(body)
-    front = ",\n".join(f"{name} AS ({load_sql(sql).strip().rstrip(';')})" for name, sql in ctes)
+    front = ",\n".join(
+        f"{name} AS {'NOT MATERIALIZED ' if name in inline else ''}"
+        f"({load_sql(sql).strip().rstrip(';')})"
+        for name, sql in ctes
+    )
     text, merged = _LEADING_WITH.subn(r"\1", load_sql(body), count=1)
     return f"WITH {front}{',' if merged else ''}\n{text}"
 

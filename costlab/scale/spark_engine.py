@@ -308,7 +308,7 @@ def report_rows_spark(
     tenant: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """The rows of report_by.sql on Spark, in its column order, over the registered views."""
-    (statement,) = to_spark(load_sql("allocate/report_by"))
+    (statement,) = to_spark(alloc_report.report_sql())
     sql, args = statement.bind(alloc_report.report_params(window, by, idle, scope, tenant))
     return [tuple(r) for r in spark.sql(sql, args=args).collect()]
 
@@ -327,7 +327,7 @@ def report_by_spark(
     """`costlab.allocate.report.report_by` on Spark: labels from `source`, allocation from `results`."""
     register_tables(spark, source)
     register_tables(spark, results, tables=["allocation"])
-    (statement,) = to_spark(load_sql("allocate/report_by"))
+    (statement,) = to_spark(alloc_report.report_sql())
     sql, args = statement.bind(alloc_report.report_params(window, by, idle, scope, tenant))
     return [_tenant_row(r.asDict()) for r in spark.sql(sql, args=args).collect()]
 
