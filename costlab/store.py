@@ -101,13 +101,15 @@ def migrations() -> list[tuple[int, str, Path]]:
 
 
 def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
+    # fetchall, not fetchone: a half-read result blocks the next conn.sql() / conn.table() on the
+    # connection, and connect() ends with this query
     exists = conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()
-    if not exists or not exists[0]:
+    ).fetchall()
+    if not exists or not exists[0][0]:
         return 0
-    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-    return int(row[0]) if row else 0
+    rows = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def migrate(conn: duckdb.DuckDBPyConnection) -> int:
