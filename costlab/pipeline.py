@@ -32,10 +32,10 @@ def allocate(
 ) -> alloc_report.AllocationResult:
     """Rebuild the allocation for the window and group it by `by` with the idle policy.
 
-    costlab.export.parquet runs it: in `db`, or from a Parquet layout (`input_root`, see `costlab
+    costlab.allocate.run runs it: in `db`, or from a Parquet layout (`input_root`, see `costlab
     export parquet`) on DuckDB or Spark; results land in `db` all the same."""
     alloc_report.parse_by(by)  # fail on a bad --by before touching the database
-    from costlab.export.parquet import allocate_with_engine
+    from costlab.allocate.run import allocate_with_engine
 
     return allocate_with_engine(
         db,
