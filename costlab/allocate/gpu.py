@@ -80,14 +80,15 @@ ALLOCATION_STAGES: tuple[Stage, ...] = (
 # The priced node cost of the window (reads alloc_node_segments): what the allocation conserves.
 NODE_COST_TOTAL_SQL = "scale/node_cost_total"
 
-# Statements on the result tables, by result table (identifiers are never formatted in).
+# Statements on the result tables, by result table (identifiers are never formatted in); in
+# sql/allocate/write/ because they are DuckDB bookkeeping, not stages the Spark path runs.
 _CLEAR_WINDOW = {
-    "allocation": "allocate/clear_allocation",
-    "unpriced_node_hours": "allocate/clear_unpriced",
+    "allocation": "allocate/write/clear_allocation",
+    "unpriced_node_hours": "allocate/write/clear_unpriced",
 }
 _INSERT_INTO = {
-    ("allocation", True): "allocate/insert_allocation",
-    ("unpriced_node_hours", False): "allocate/insert_unpriced",
+    ("allocation", True): "allocate/write/insert_allocation",
+    ("unpriced_node_hours", False): "allocate/write/insert_unpriced",
 }
 
 
@@ -232,7 +233,7 @@ def allocate_window(
                     insert = load_sql(_INSERT_INTO[(stage.table, stage.by_name)]).strip()
                     _execute(conn, f"{insert}\n{load_sql(stage.sql_name)}", params)
             allocated, rows, unpriced = conn.execute(
-                load_sql("allocate/window_totals"), bounds
+                load_sql("allocate/write/window_totals"), bounds
             ).fetchall()[0]
             if int(allocated) != int(total):
                 raise ConservationError(
@@ -247,7 +248,7 @@ def allocate_window(
                 int(rows),
             )
             conn.execute(
-                load_sql("allocate/record_run"),
+                load_sql("allocate/write/record_run"),
                 {
                     "id": run.run_id,
                     **bounds,
