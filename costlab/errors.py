@@ -21,7 +21,3 @@ class CollectorError(CostlabError):
 
 class ConservationError(CostlabError):
     """Allocated money does not add up to the node cost it came from."""
-
-
-class NotImplementedYet(CostlabError):
-    """A CLI command from the contract whose implementation has not landed."""

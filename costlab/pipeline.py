@@ -32,10 +32,10 @@ def allocate(
 ) -> alloc_report.AllocationResult:
     """Rebuild the allocation for the window and group it by `by` with the idle policy.
 
-    costlab.export.parquet runs it: in `db`, or from a Parquet layout (`input_root`, see `costlab
+    costlab.allocate.run runs it: in `db`, or from a Parquet layout (`input_root`, see `costlab
     export parquet`) on DuckDB or Spark; results land in `db` all the same."""
     alloc_report.parse_by(by)  # fail on a bad --by before touching the database
-    from costlab.export.parquet import allocate_with_engine
+    from costlab.allocate.run import allocate_with_engine
 
     return allocate_with_engine(
         db,
@@ -98,6 +98,9 @@ def run_dashboard(db: Path, *, port: int, tenant: str | None, address: str = "12
 
     exec rather than a child process: signals (Ctrl-C, a pod's SIGTERM) reach Streamlit directly
     and no orphan server is left behind."""
+    if tenant is not None and not tenant.strip():
+        # a blank tenant would otherwise serve the whole fleet to someone meant to see one tenant
+        raise UsageError("--tenant must name a tenant; leave it out for the whole fleet")
     app = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
     if not app.is_file():
         raise StoreError(f"dashboard app not found at {app}")
@@ -105,8 +108,8 @@ def run_dashboard(db: Path, *, port: int, tenant: str | None, address: str = "12
     if not Path(db).is_file():
         raise StoreError(f"--db {db} is not a database file")
     env = dict(os.environ, COSTLAB_DB=str(Path(db).resolve()))
-    if tenant:
-        env["COSTLAB_TENANT"] = tenant
+    if tenant is not None:
+        env["COSTLAB_TENANT"] = tenant.strip()
     cmd = [
         sys.executable,
         "-m",

@@ -45,13 +45,20 @@ def load_sql(name: str) -> str:
 _LEADING_WITH = re.compile(r"^((?:\s*--[^\n]*\n)*\s*)WITH\s", re.IGNORECASE)
 
 
-def compose_sql(body: str, ctes: list[tuple[str, str]]) -> str:
+def compose_sql(
+    body: str, ctes: list[tuple[str, str]], inline: frozenset[str] = frozenset()
+) -> str:
     """`sql/<body>.sql` with each `(cte_name, sql_name)` in front of it as a CTE, in order, so a
     query can read another query's result by name without a temp table (read-only connections)
-    and without copying its SQL."""
+    and without copying its SQL. CTEs named in `inline` are never materialised, so filters of
+    the query reading them still reach the table underneath (a shadowing scope relation)."""
     if not ctes:
         return load_sql(body)
-    front = ",\n".join(f"{name} AS ({load_sql(sql).strip().rstrip(';')})" for name, sql in ctes)
+    front = ",\n".join(
+        f"{name} AS {'NOT MATERIALIZED ' if name in inline else ''}"
+        f"({load_sql(sql).strip().rstrip(';')})"
+        for name, sql in ctes
+    )
     text, merged = _LEADING_WITH.subn(r"\1", load_sql(body), count=1)
     return f"WITH {front}{',' if merged else ''}\n{text}"
 
@@ -101,13 +108,15 @@ def migrations() -> list[tuple[int, str, Path]]:
 
 
 def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
+    # fetchall, not fetchone: a half-read result blocks the next conn.sql() / conn.table() on the
+    # connection, and connect() ends with this query
     exists = conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()
-    if not exists or not exists[0]:
+    ).fetchall()
+    if not exists or not exists[0][0]:
         return 0
-    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-    return int(row[0]) if row else 0
+    rows = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def migrate(conn: duckdb.DuckDBPyConnection) -> int:

@@ -1,12 +1,16 @@
 """Who the dashboard is for: the whole fleet, or one tenant (team) only.
 
 The tenant comes from, in order:
-1. `COSTLAB_TENANT` (set by `costlab dashboard --tenant T`): fixed for the whole server;
+1. `COSTLAB_TENANT` (set by `costlab dashboard --tenant T`): fixed for the whole server. Set but
+   blank is refused, never read as "no tenant" (that would open the whole fleet);
 2. a header set by an authenticating reverse proxy, only when `COSTLAB_TRUST_PROXY_HEADER=1`:
-   `X-Costlab-Tenant` (the tenant itself) or else `X-Forwarded-User` (the user name is taken as
-   the tenant). Never trust these headers without a proxy that strips them from client requests.
+   `X-Forwarded-User` (the signed-in user, taken as the tenant; set by oauth2-proxy, Pomerium, ...)
+   or else `X-Costlab-Tenant`. The user header wins: a proxy that authenticates users sets it on
+   every request, while a client could add `X-Costlab-Tenant` itself if the proxy forwards it.
+   Never trust these headers without a proxy that strips them from client requests
+   (docs/dashboard.md, "Behind an authenticating proxy").
 
-The result is enforced in `dashboards/queries.py`, which binds it into every query.
+The result is enforced by dashboards/scope.py: every query reads the tenant's rows only.
 """
 
 from __future__ import annotations
@@ -15,20 +19,24 @@ from collections.abc import Mapping
 
 TENANT_ENV = "COSTLAB_TENANT"
 TRUST_ENV = "COSTLAB_TRUST_PROXY_HEADER"
-TENANT_HEADERS = ("X-Costlab-Tenant", "X-Forwarded-User")
+TENANT_HEADERS = ("X-Forwarded-User", "X-Costlab-Tenant")
 
 
 class AccessDenied(Exception):
-    """Proxy mode is on but the request carries no tenant header: show nothing."""
+    """The session has no valid tenant where one is required (blank, or no proxy header): show
+    nothing."""
 
 
 def resolve_tenant(env: Mapping[str, str], headers: Mapping[str, str] | None) -> str | None:
     """The tenant this session may see, or None for the whole fleet.
 
-    Raises AccessDenied when proxy headers are trusted but none is present (fail closed).
+    Raises AccessDenied when COSTLAB_TENANT is blank, or proxy headers are trusted but none is
+    present (fail closed).
     """
-    fixed = (env.get(TENANT_ENV) or "").strip()
-    if fixed:
+    if TENANT_ENV in env:
+        fixed = env[TENANT_ENV].strip()
+        if not fixed:
+            raise AccessDenied(f"{TENANT_ENV} is set but blank; unset it for the whole fleet")
         return fixed
     if env.get(TRUST_ENV, "").strip() == "1":
         lowered = {k.lower(): v for k, v in (headers or {}).items()}

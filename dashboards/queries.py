@@ -1,11 +1,11 @@
 """The dashboard's only door to the database: named SQL files, bound parameters, tenant scope.
 
-Every query is `sql/dashboard/<name>.sql`, run on a read-only connection with bound parameters.
-The tenant scope (`Scope.tenant`) is bound as `$tenant` into every query and callers cannot
-override it: a SQL file that does not use `$tenant` is refused, and so is a caller that passes
-`tenant` itself. Filter values (clusters, teams, dimension names) are bound too, never spliced.
-Results are cached with `st.cache_data`, keyed on the database file's mtime and size, so a new
-collector run invalidates them.
+Every query is `sql/dashboard/<name>.sql` (or an engine query), run on a read-only connection
+with bound parameters, behind the tenant scope of dashboards/scope.py: the relations it reads
+are the session tenant's rows, whatever its text says. The scope (`Queries.tenant`) is bound as
+`$tenant` and callers cannot override it. Filter values (clusters, teams, dimension names) are
+bound too, never spliced. Results are cached with `st.cache_data`, keyed on the database file's
+mtime and size, so a new collector run invalidates them.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import pandas as pd
 import streamlit as st
 
 from costlab import store
-from costlab.allocate import tokens
+from costlab.allocate import report, tokens
 from costlab.allocate.settings import AllocateSettings
 from costlab.config import settings_for
 from costlab.errors import StoreError
+from dashboards import scope
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 DIMENSIONS = ("cluster", "nodepool", "capacity_type", "gpu_model")
@@ -74,13 +75,16 @@ def _cached_query(
 
 # Engine queries the dashboard may run as they are, so its figures are the CLI's figures.
 ENGINE_QUERIES = frozenset({"allocate/report_by", "allocate/token_rates"})
-# Dashboard queries that read engine queries' results, put in front of them as CTEs.
+# Queries that read engine queries' results, put in front of them (behind the scope) as CTEs.
 ENGINE_CTES = {
+    "allocate/report_by": report.ROW_CTES,
     "tokens_cost_distribution": [
         (tokens.RATES_CTE, "allocate/token_rates"),
         ("token_unit_costs", "allocate/token_cost_by"),
-    ]
+    ],
 }
+# Inputs computed over the whole fleet in front of the scope; they return scoped rows only.
+FLEET_CTES = {"allocate/report_by": report.IDLE_SHARE_CTES}
 MATCHES = ("model", "deployment")
 
 
@@ -93,7 +97,13 @@ def _sql_name(name: str) -> str:
 
 
 def _query_text(name: str) -> str:
-    return store.compose_sql(_sql_name(name), ENGINE_CTES.get(name, []))
+    """The query as run: behind the tenant scope, refused if it reaches past it."""
+    text = scope.compose(_sql_name(name), ENGINE_CTES.get(name, []), FLEET_CTES.get(name, []))
+    try:
+        scope.check(text)
+    except scope.ScopeError as exc:
+        raise QueryError(f"sql/{_sql_name(name)}.sql: {exc}") from exc
+    return text
 
 
 def _execute(path: str, name: str, params: dict[str, Any]) -> pd.DataFrame:
@@ -129,8 +139,6 @@ class Queries:
             raise QueryError("the tenant scope is fixed by the session, not by a caller")
         sql = _query_text(name)
         used = set(_PARAM.findall(sql))
-        if "tenant" not in used:
-            raise QueryError(f"sql/{_sql_name(name)}.sql does not apply the tenant scope ($tenant)")
         bound: dict[str, Any] = {
             **(filters.params() if filters else {}),
             **params,

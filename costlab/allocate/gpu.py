@@ -81,14 +81,15 @@ ALLOCATION_STAGES: tuple[Stage, ...] = (
 # The priced node cost of the window (reads alloc_node_segments): what the allocation conserves.
 NODE_COST_TOTAL_SQL = "scale/node_cost_total"
 
-# Statements on the result tables, from this allow-list (identifiers are never formatted in).
+# Statements on the result tables, by result table (identifiers are never formatted in); in
+# sql/allocate/write/ because they are DuckDB bookkeeping, not stages the Spark path runs.
 _CLEAR_WINDOW = {
-    "allocation": "DELETE FROM allocation WHERE window_start_ts >= $start AND window_start_ts < $end",
-    "unpriced_node_hours": "DELETE FROM unpriced_node_hours WHERE window_start_ts >= $start AND window_start_ts < $end",
+    "allocation": "allocate/write/clear_allocation",
+    "unpriced_node_hours": "allocate/write/clear_unpriced",
 }
 _INSERT_INTO = {
-    ("allocation", True): "INSERT INTO allocation BY NAME ",
-    ("unpriced_node_hours", False): "INSERT INTO unpriced_node_hours ",
+    ("allocation", True): "allocate/write/insert_allocation",
+    ("unpriced_node_hours", False): "allocate/write/insert_unpriced",
 }
 
 
@@ -232,23 +233,16 @@ def allocate_window(
         with transaction(conn):
             for stage in ALLOCATION_STAGES:
                 if stage.result:
-                    conn.execute(_CLEAR_WINDOW[stage.table], bounds)
-                    insert = _INSERT_INTO[(stage.table, stage.by_name)]
-                    _execute(conn, insert + load_sql(stage.sql_name), params)
-            allocated, rows = conn.execute(
-                "SELECT coalesce(sum(gpu_cost_usd_micros), 0), count(*) FROM allocation "
-                "WHERE window_start_ts >= $start AND window_start_ts < $end",
-                bounds,
+                    conn.execute(load_sql(_CLEAR_WINDOW[stage.table]), bounds)
+                    insert = load_sql(_INSERT_INTO[(stage.table, stage.by_name)]).strip()
+                    _execute(conn, f"{insert}\n{load_sql(stage.sql_name)}", params)
+            allocated, rows, unpriced = conn.execute(
+                load_sql("allocate/write/window_totals"), bounds
             ).fetchall()[0]
             if int(allocated) != int(total):
                 raise ConservationError(
                     f"allocated {allocated} micro-USD but node cost is {total} in {aligned.start}..{aligned.end}"
                 )
-            unpriced = conn.execute(
-                "SELECT coalesce(sum(node_hours), 0) FROM unpriced_node_hours "
-                "WHERE window_start_ts >= $start AND window_start_ts < $end",
-                bounds,
-            ).fetchall()[0][0]
             run = AllocationRun(
                 f"alloc-{uuid.uuid4().hex[:12]}",
                 aligned,
@@ -258,10 +252,7 @@ def allocate_window(
                 int(rows),
             )
             conn.execute(
-                "INSERT INTO allocation_runs BY NAME SELECT $id AS run_id, $start AS window_start_ts, "
-                "$end AS window_end_ts, $now AS finished_ts, $total AS total_node_cost_usd_micros, "
-                "$allocated AS allocated_usd_micros, $unpriced AS unpriced_node_hours, $mode AS mode, "
-                "$share AS gpu_cost_share",
+                load_sql("allocate/write/record_run"),
                 {
                     "id": run.run_id,
                     **bounds,

@@ -11,7 +11,7 @@ import duckdb
 from costlab.allocate.keys import BY_COLUMNS, IDLE_POLICIES, SHARE_SCOPES
 from costlab.errors import UsageError
 from costlab.money import micros_to_usd
-from costlab.store import load_sql
+from costlab.store import compose_sql, load_sql
 from costlab.timeutil import Window
 
 
@@ -56,6 +56,20 @@ class AllocationResult:
         return micros_to_usd(self.total_node_cost_usd_micros)
 
 
+# Idle is shared over the whole scope's rows, read before a reader's own rows (report_rows): the
+# dashboard's tenant scope goes between the two, so only idle_share_rows sees other tenants.
+IDLE_SHARE_CTES = [
+    ("idle_share_rows", "allocate/report_keys"),
+    ("alloc_idle_shares", "allocate/idle_shares"),
+]
+ROW_CTES = [("report_rows", "allocate/report_keys")]
+
+
+def report_sql() -> str:
+    """sql/allocate/report_by.sql with its inputs in front (DuckDB and Spark run the same text)."""
+    return compose_sql("allocate/report_by", IDLE_SHARE_CTES + ROW_CTES)
+
+
 def parse_by(by: str) -> tuple[str, str | None]:
     """'team' -> ('team', None); 'label:app' -> ('label', 'app'). Raises UsageError otherwise."""
     if by.startswith("label:"):
@@ -81,7 +95,7 @@ def report_by(
     """Allocation grouped by `by` (see sql/allocate/report_by.sql); `tenant` restricts the result
     to one tenant's row, `clusters` / `teams` filter (empty = all)."""
     rows = conn.execute(
-        load_sql("allocate/report_by"),
+        report_sql(),
         report_params(window, by, idle, scope, tenant, clusters, teams),
     )
     names = [d[0] for d in rows.description]

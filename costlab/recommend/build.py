@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from costlab.simulate.base import SimInputs, SimResult
+from costlab.simulate.base import STRATEGIES, SimInputs, SimResult
 from costlab.simulate.combined import CombinedSettings
 from costlab.simulate.schedule import ScheduleSettings
 
@@ -246,7 +246,6 @@ def build(
         rec.nodeclasses.append(nodeclass(cluster))
     for wl, lo, hi in scaling_headroom(inputs):
         rec.scaledobjects.append(scaledobject(wl, lo, hi))
-    risk_of = {"rightsize": "low", "consolidation": "medium", "schedule": "medium", "spot": "high"}
     for r in results:
         if r.strategy == "all":
             continue
@@ -255,7 +254,7 @@ def build(
                 "strategy": r.strategy,
                 "savings_per_month_usd_micros": r.savings_per_month_usd_micros,
                 "savings_pct": round(100 * r.savings_ratio, 2),
-                "risk": risk_of.get(r.strategy, "medium"),
+                "risk": STRATEGIES[r.strategy].risk if r.strategy in STRATEGIES else "medium",
                 "risk_figures": {k: round(v, 3) for k, v in sorted(r.risk.items())},
             }
         )

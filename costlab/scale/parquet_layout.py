@@ -88,7 +88,8 @@ WINDOW_PRUNABLE = ("gpu_samples",)
 class Column:
     name: str
     duckdb_type: str
-    default: str | None
+    default: str | None  # for a generated column: its expression
+    generated: bool = False  # derived from stored columns (a total from its parts): not stored
 
 
 @cache
@@ -100,16 +101,27 @@ def catalogue() -> dict[str, tuple[Column, ...]]:
     finally:
         conn.close()
     tables: dict[str, list[Column]] = {}
-    for table, column, dtype, default, _ in rows:
-        tables.setdefault(table, []).append(Column(column, dtype, default))
+    for table, column, dtype, default, _, generated in rows:
+        tables.setdefault(table, []).append(Column(column, dtype, default, bool(generated)))
     return {t: tuple(cols) for t, cols in tables.items()}
 
 
-def columns_of(table: str) -> tuple[Column, ...]:
+def _all_columns(table: str) -> tuple[Column, ...]:
     cols = catalogue().get(table)
     if cols is None:
         raise StoreError(f"unknown table {table!r}")
     return cols
+
+
+def columns_of(table: str) -> tuple[Column, ...]:
+    """The stored columns of `table`: what its Parquet holds and an engine writes."""
+    return tuple(c for c in _all_columns(table) if not c.generated)
+
+
+def derived_columns(table: str) -> tuple[Column, ...]:
+    """The generated columns of `table` (e.g. allocation.gpu_cost_usd_micros, the sum of its
+    parts): computed by a reader from the stored ones, never written."""
+    return tuple(c for c in _all_columns(table) if c.generated)
 
 
 def partitioning(table: str) -> Partitioning:

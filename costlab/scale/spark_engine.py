@@ -140,8 +140,19 @@ def register_tables(
                 (window.end - timedelta(microseconds=1)).date().isoformat(),
             )
             df = df.where(F.col(layout.DATE_DIR).between(first, last))
-        _conform(df, table, by_name=True).createOrReplaceTempView(table)
+        _with_derived(_conform(df, table, by_name=True), table).createOrReplaceTempView(table)
     return names
+
+
+def _with_derived(df: DataFrame, table: str) -> DataFrame:
+    """df plus the table's generated columns, from the expressions the schema defines them by."""
+    from pyspark.sql import functions as F
+
+    for c in layout.derived_columns(table):
+        assert c.default is not None  # a generated column always has its expression
+        expr = F.expr(spark_expression(c.default)).cast(spark_type(c.duckdb_type))
+        df = df.withColumn(c.name, expr)
+    return df
 
 
 def _register_frame(spark: SparkSession, name: str, frame: pa.Table) -> None:
@@ -249,10 +260,12 @@ def allocate_window_spark(
     allocation = outputs["allocation"]
     from pyspark.sql import functions as F
 
-    # gpu_cost_usd_micros is a row's whole charge (other_cost is a part of it), as in gpu.py
-    sums = allocation.agg(
-        F.count(F.lit(1)), F.coalesce(F.sum("gpu_cost_usd_micros"), F.lit(0))
-    ).collect()[0]
+    # a row's charge is the sum of its stored parts (allocation.gpu_cost_usd_micros in DuckDB)
+    sums = (
+        _with_derived(allocation, "allocation")
+        .agg(F.count(F.lit(1)), F.coalesce(F.sum("gpu_cost_usd_micros"), F.lit(0)))
+        .collect()[0]
+    )
     rows, allocated = int(sums[0]), int(sums[1])
     if allocated != int(total):
         raise ConservationError(
@@ -309,7 +322,7 @@ def report_rows_spark(
     tenant: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """The rows of report_by.sql on Spark, in its column order, over the registered views."""
-    (statement,) = to_spark(load_sql("allocate/report_by"))
+    (statement,) = to_spark(alloc_report.report_sql())
     sql, args = statement.bind(alloc_report.report_params(window, by, idle, scope, tenant))
     return [tuple(r) for r in spark.sql(sql, args=args).collect()]
 
@@ -328,7 +341,7 @@ def report_by_spark(
     """`costlab.allocate.report.report_by` on Spark: labels from `source`, allocation from `results`."""
     register_tables(spark, source)
     register_tables(spark, results, tables=["allocation"])
-    (statement,) = to_spark(load_sql("allocate/report_by"))
+    (statement,) = to_spark(alloc_report.report_sql())
     sql, args = statement.bind(alloc_report.report_params(window, by, idle, scope, tenant))
     return [_tenant_row(r.asDict()) for r in spark.sql(sql, args=args).collect()]
 

@@ -2,8 +2,10 @@
 
 A strategy is one small class: a pydantic settings model (every field has a default, bounds and a
 description), a docstring that doubles as help text (formatted with the settings), and a pure
-`run`. `@register("name")` puts it in `STRATEGIES`; `get_strategy` raises an error that lists the
-valid names.
+`run`. `@register("name", step=N, risk=...)` puts it in `STRATEGIES`, the only list of strategies:
+`chain()` (the single strategies in the order `all` chains them), `strategy_names()` (what the CLI
+accepts) and the recommendation's risk levels all read it; `get_strategy` raises an error that
+lists the valid names.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ class Strategy(ABC, Generic[S]):
     """
 
     name: ClassVar[str] = ""
+    step: ClassVar[int | None] = None  # position in the `all` chain; None: not a single step
+    risk: ClassVar[str] = "medium"  # low | medium | high, for the recommendations' ranking
     settings_type: ClassVar[type[StrategySettings]] = StrategySettings
 
     def __init__(self, settings: S | None = None) -> None:
@@ -146,18 +150,35 @@ STRATEGIES: dict[str, type[Strategy[Any]]] = {}
 _T = TypeVar("_T", bound=Strategy[Any])
 
 
-def register(name: str) -> Callable[[type[_T]], type[_T]]:
-    """Class decorator: register a strategy under a lower-case display name."""
+def register(
+    name: str, *, step: int | None = None, risk: str = "medium"
+) -> Callable[[type[_T]], type[_T]]:
+    """Class decorator: register a strategy under a lower-case display name; `step` is its place
+    in the `all` chain (None for a strategy that is not one step of it)."""
 
     def wrap(cls: type[_T]) -> type[_T]:
         key = name.lower()
         if key in STRATEGIES and STRATEGIES[key] is not cls:
             raise ValueError(f"strategy {key!r} registered twice")
-        cls.name = key
+        cls.name, cls.step, cls.risk = key, step, risk
         STRATEGIES[key] = cls
         return cls
 
     return wrap
+
+
+def chain() -> list[str]:
+    """The single strategies, in the order `all` chains them."""
+    _load_builtin()
+    steps = [(cls.step, name) for name, cls in STRATEGIES.items() if cls.step is not None]
+    return [name for _, name in sorted(steps)]
+
+
+def strategy_names() -> list[str]:
+    """Every strategy `costlab simulate --strategy` accepts: the chain's steps, then the rest."""
+    _load_builtin()
+    singles = chain()
+    return [*singles, *sorted(n for n in STRATEGIES if n not in singles)]
 
 
 def get_strategy(name: str) -> type[Strategy[Any]]:

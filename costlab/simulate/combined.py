@@ -7,14 +7,24 @@ from dataclasses import replace
 from pydantic import Field
 
 from costlab.money import usd_to_micros
-from costlab.simulate.base import SimInputs, SimResult, Strategy, StrategySettings, register
-from costlab.simulate.consolidation import Consolidation, ConsolidationSettings
-from costlab.simulate.rightsize import Rightsize, RightsizeSettings
-from costlab.simulate.schedule import Schedule, ScheduleSettings
-from costlab.simulate.spot import Spot, SpotSettings
+from costlab.simulate.base import (
+    SimInputs,
+    SimResult,
+    Strategy,
+    StrategySettings,
+    chain,
+    get_strategy,
+    register,
+)
+from costlab.simulate.consolidation import ConsolidationSettings
+from costlab.simulate.rightsize import RightsizeSettings
+from costlab.simulate.schedule import ScheduleSettings
+from costlab.simulate.spot import SpotSettings
 
 
 class CombinedSettings(StrategySettings):
+    """One settings table per step of the chain, named as the step is registered."""
+
     rightsize: RightsizeSettings = Field(default_factory=RightsizeSettings, description="Step 1.")
     consolidation: ConsolidationSettings = Field(
         default_factory=ConsolidationSettings, description="Step 2."
@@ -25,20 +35,15 @@ class CombinedSettings(StrategySettings):
 
 @register("all")
 class Combined(Strategy[CombinedSettings]):
-    """Chain rightsize -> consolidation -> schedule -> spot: each step replays the fleet the
-    previous one left, so a GPU-hour removed by consolidation is not also discounted by spot.
+    """Chain the single strategies in their registered order (rightsize -> consolidation ->
+    schedule -> spot): each step replays the fleet the previous one left, so a GPU-hour removed by
+    consolidation is not also discounted by spot.
     """
 
     settings_type = CombinedSettings
 
     def steps(self) -> list[Strategy]:
-        s = self.settings
-        return [
-            Rightsize(s.rightsize),
-            Consolidation(s.consolidation),
-            Schedule(s.schedule),
-            Spot(s.spot),
-        ]
+        return [get_strategy(name)(getattr(self.settings, name)) for name in chain()]
 
     def run(self, inputs: SimInputs) -> SimResult:
         current = inputs

@@ -87,7 +87,7 @@ def cost_delta_micros(before: FleetGrid, after: FleetGrid) -> int:
     return usd_to_micros(round(float(before.cost_usd().sum() - after.cost_usd().sum()), 6))
 
 
-@register("consolidation")
+@register("consolidation", step=2, risk="medium")
 class Consolidation(Strategy[ConsolidationSettings]):
     """Replay consolidation with policy {policy}, consolidateAfter {consolidate_after_minutes} min.
 

@@ -103,7 +103,7 @@ def cheapest_fits(workloads: pl.DataFrame, cands: pl.DataFrame, headroom_pct: fl
     return {r["workload"]: r for r in fit.iter_rows(named=True)}
 
 
-@register("rightsize")
+@register("rightsize", step=1, risk="low")
 class Rightsize(Strategy[RightsizeSettings]):
     """Per workload: the cheapest GPU instance type whose GPU memory fits the p{memory_percentile}
     of observed framebuffer use plus {headroom_pct}% headroom, with at least the GPUs a pod asks

@@ -11,11 +11,9 @@ from rich.table import Table
 from costlab import store
 from costlab.config import settings_for
 from costlab.money import micros_to_usd
-from costlab.simulate.base import STRATEGIES, SimInputs, SimResult, get_strategy
+from costlab.simulate.base import STRATEGIES, SimInputs, SimResult, chain, get_strategy
 from costlab.simulate.combined import CombinedSettings
 from costlab.simulate.inputs import LoadSettings, load_inputs
-
-SINGLES = ("rightsize", "consolidation", "schedule", "spot")
 
 
 def load(db_path: Path | str, settings: LoadSettings | None = None) -> SimInputs:
@@ -35,7 +33,7 @@ def simulate(
     """
     get_strategy(strategy)  # raises with the valid names
     cfg = settings or CombinedSettings()
-    names = [*SINGLES, "all"] if strategy == "all" else [strategy]
+    names = [*chain(), "all"] if strategy == "all" else [strategy]
     return [STRATEGIES[n](cfg if n == "all" else getattr(cfg, n)).run(inputs) for n in names]
 
 
@@ -75,6 +73,7 @@ def render_json(results: list[SimResult]) -> str:
 
 def simulate_from_cli(db_path: Path, *, strategy: str, fmt: str, console: Any) -> Any:
     """CLI entry: `costlab simulate --strategy NAME --format table|json`."""
+    get_strategy(strategy)  # an unknown name fails before the fleet is loaded
     results = simulate(load(db_path), strategy, settings_for(CombinedSettings, "simulate"))
     if fmt == "json":
         return render_json(results)

@@ -183,7 +183,7 @@ def _pct(before: float, after: float) -> float:
     return 100.0 * (1 - after / before) if before > 0 else 0.0
 
 
-@register("schedule")
+@register("schedule", step=3, risk="medium")
 class Schedule(Strategy[ScheduleSettings]):
     """Scale down off-hours: budgets {business_budget} business hours, {evening_budget} evenings,
     {weekend_budget} weekends (timezone {timezone}); consolidateAfter {consolidate_after_minutes}

@@ -219,7 +219,7 @@ def inference_spot_share(
     return max(0.0, 100.0 * (on_spot - fallback_gpu_hours / grid.step_h) / total)
 
 
-@register("spot")
+@register("spot", step=4, risk="high")
 class Spot(Strategy[SpotSettings]):
     """Move {eligible_kinds} workloads to spot at the recorded per-zone spot price.
 

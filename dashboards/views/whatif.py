@@ -1,6 +1,6 @@
 """What-if: replay the recorded fleet under other settings (costlab.simulate) and download the
-recommended Karpenter NodePool YAML (costlab.recommend). Degrades to a friendly note when the
-simulator is not installed, and is off in tenant-scoped mode (it replays the whole fleet)."""
+recommended Karpenter NodePool YAML (costlab.recommend). Off in tenant-scoped mode (it replays
+the whole fleet)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ import plotly.express as px
 import streamlit as st
 
 from costlab.errors import CostlabError
+from costlab.simulate.combined import Combined, CombinedSettings
+from costlab.simulate.consolidation import ConsolidationSettings
+from costlab.simulate.rightsize import RightsizeSettings
+from costlab.simulate.runner import load as load_inputs
+from costlab.simulate.schedule import ScheduleSettings
+from costlab.simulate.spot import SpotSettings
 from dashboards import common
 from dashboards import formatting as fmt
 
@@ -19,20 +25,6 @@ common.require_data(ctx)
 
 if ctx.tenant is not None:
     st.info("The simulator replays the whole fleet, so it is not available in tenant-scoped mode.")
-    st.stop()
-
-try:
-    from costlab.simulate.combined import Combined, CombinedSettings
-    from costlab.simulate.consolidation import ConsolidationSettings
-    from costlab.simulate.rightsize import RightsizeSettings
-    from costlab.simulate.runner import load as load_inputs
-    from costlab.simulate.schedule import ScheduleSettings
-    from costlab.simulate.spot import SpotSettings
-except ImportError:
-    st.info(
-        "Simulator not available yet: this page lights up once `costlab.simulate` is installed.",
-        icon=":material/construction:",
-    )
     st.stop()
 
 
@@ -137,11 +129,6 @@ fig.update_yaxes(tickprefix="$", tickformat=",.2f")
 common.chart(fig, "whatif_savings")
 
 st.subheader("Recommended NodePools")
-try:
-    import costlab.recommend.runner  # noqa: F401
-except ImportError:
-    st.caption("Recommendations not available yet (costlab.recommend).")
-    st.stop()
 if st.button("Build recommended YAML", key="w_yaml"):
     files = _recommended_yaml(db, stamp, settings.model_dump_json())
     nodepools = "\n---\n".join(text for name, text in files.items() if name.endswith(".yaml"))

@@ -1,7 +1,9 @@
 -- report_by: allocation rows in a window, grouped by a tenant key, with idle either kept as its
 -- own '__idle__' row or shared across the tenants of the same scope in proportion to their
 -- cost (largest remainder, so totals are unchanged to the micro-dollar).
--- Grain: one row per tenant. Inputs: allocation, pod_labels, namespace_labels.
+-- Grain: one row per tenant. Inputs: report_rows and idle_share_rows (report_keys.sql),
+-- alloc_idle_shares (idle_shares.sql), put in front as CTEs by costlab/allocate/report.py
+-- (report_sql), gpu_throughput.
 -- Parameters: $start, $end (hour-aligned window), $by (team | namespace | nodepool | cluster |
 --   model | label), $label_key (label name for $by = 'label'), $idle ('separate' | 'share'),
 --   $scope ('cluster' | 'nodepool': where idle is shared), $tenant (NULL = all; a tenant-scoped
@@ -15,67 +17,25 @@
 --   missing from gpu_throughput count as NULL, so the sum is a lower bound then);
 --   for display: total_cost_usd_micros (sum over the returned rows), cost_usd (DOUBLE),
 --   efficiency_pct (used / charged GPU-hours x 100), idle_share_pct (idle share / cost x 100).
-WITH base AS (
-    SELECT a.*,
-           CASE WHEN a.pod = '__idle__' THEN '__idle__'
-                ELSE coalesce(CASE $by
-                        WHEN 'team' THEN a.team
-                        WHEN 'namespace' THEN a.namespace
-                        WHEN 'nodepool' THEN nullif(a.nodepool, '')
-                        WHEN 'cluster' THEN a.cluster
-                        WHEN 'model' THEN nullif(a.model, '')
-                        WHEN 'label' THEN coalesce(pl.value, nl.value)
-                     END, '__unallocated__') END AS tenant,
-           CASE WHEN $scope = 'nodepool' THEN a.cluster || '/' || a.nodepool ELSE a.cluster END AS share_scope
-    FROM allocation a
-    LEFT JOIN pod_labels pl
-      ON $by = 'label' AND pl.cluster = a.cluster AND pl.namespace = a.namespace AND pl.pod = a.pod AND pl.key = $label_key
-    LEFT JOIN namespace_labels nl
-      ON $by = 'label' AND nl.cluster = a.cluster AND nl.namespace = a.namespace AND nl.key = $label_key
-    WHERE a.window_start_ts >= $start AND a.window_start_ts < $end
-      AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
-),
-per_scope AS (
+WITH per_scope AS (
     SELECT share_scope, tenant,
            sum(gpu_hours) AS gpu_hours,
            sum(gpu_hours_used) AS gpu_hours_used,
            sum(gpu_hours_requested) AS gpu_hours_requested,
            sum(gpu_hours * t.a100_equivalent) AS a100_equiv_gpu_hours,
            sum(gpu_cost_usd_micros) AS own_cost_usd_micros
-    FROM base
-    LEFT JOIN gpu_throughput t ON t.gpu_model = base.gpu_model
+    FROM report_rows r
+    LEFT JOIN gpu_throughput t ON t.gpu_model = r.gpu_model
     GROUP BY share_scope, tenant
 ),
-idle AS (
-    SELECT share_scope, own_cost_usd_micros AS idle_usd_micros
-    FROM per_scope WHERE tenant = '__idle__'
-),
-shareable AS (
-    -- scopes whose idle can be shared: idle policy is share and some tenant has cost there
-    SELECT t.share_scope, t.tenant, t.own_cost_usd_micros, i.idle_usd_micros,
-           i.idle_usd_micros * CAST(t.own_cost_usd_micros AS DOUBLE)
-               / sum(t.own_cost_usd_micros) OVER (PARTITION BY t.share_scope) AS exact_micros
-    FROM per_scope t
-    JOIN idle i ON i.share_scope = t.share_scope
-    WHERE $idle = 'share' AND t.tenant <> '__idle__' AND t.own_cost_usd_micros > 0
-),
-shares AS (
-    SELECT share_scope, tenant,
-           CAST(floor(exact_micros) AS BIGINT)
-             + CASE WHEN row_number() OVER (PARTITION BY share_scope
-                                            ORDER BY exact_micros - floor(exact_micros) DESC, tenant)
-                         <= idle_usd_micros - sum(CAST(floor(exact_micros) AS BIGINT)) OVER (PARTITION BY share_scope)
-                    THEN 1 ELSE 0 END AS idle_share_usd_micros
-    FROM shareable
-),
-shared_scopes AS (SELECT DISTINCT share_scope FROM shares),
+shared_scopes AS (SELECT DISTINCT share_scope FROM alloc_idle_shares),
 rows AS (
     SELECT p.tenant, p.gpu_hours, p.gpu_hours_used, p.gpu_hours_requested, p.a100_equiv_gpu_hours,
            CASE WHEN p.tenant = '__idle__' THEN p.gpu_hours ELSE 0 END AS idle_gpu_hours,
            p.own_cost_usd_micros,
            coalesce(s.idle_share_usd_micros, 0) AS idle_share_usd_micros
     FROM per_scope p
-    LEFT JOIN shares s ON s.share_scope = p.share_scope AND s.tenant = p.tenant
+    LEFT JOIN alloc_idle_shares s ON s.share_scope = p.share_scope AND s.tenant = p.tenant
     LEFT JOIN shared_scopes ss ON ss.share_scope = p.share_scope
     -- a scope's idle row disappears once its cost has been shared out
     WHERE NOT (p.tenant = '__idle__' AND ss.share_scope IS NOT NULL)

@@ -105,9 +105,9 @@ per_pod AS (
            sum(weight) / 3600000.0 AS gpu_hours,
            sum(requested_ms) / 3600000.0 AS gpu_hours_requested,
            sum(used_gpu_ms) / 3600000.0 AS gpu_hours_used,
-           -- gpu_cost is everything the row is charged (every reader sums one column);
-           -- other_cost says how much of it is the CPU/RAM part
-           sum(gpu_micros + other_micros) AS gpu_cost_usd_micros,
+           -- the parts of the row's charge; allocation.gpu_cost_usd_micros is their sum
+           -- (a generated column, sql/schema/008_allocation_cost_parts.sql)
+           sum(gpu_micros) AS gpu_part_usd_micros,
            sum(other_micros) AS other_cost_usd_micros
     FROM rounded
     GROUP BY hour_start, hour_end, cluster, node, namespace, pod
@@ -126,7 +126,7 @@ SELECT pp.hour_start AS window_start_ts, pp.hour_end AS window_end_ts, pp.cluste
        CASE WHEN pp.pod = '__idle__' THEN '' ELSE coalesce(ml.value, '') END AS model,
        pp.gpu_hours,
        CASE WHEN pp.pod = '__idle__' THEN NULL ELSE pp.gpu_hours_used END AS gpu_hours_used,
-       pp.gpu_cost_usd_micros,
+       pp.gpu_part_usd_micros,
        pp.gpu_hours_requested,
        pp.other_cost_usd_micros
 FROM per_pod pp

@@ -1,7 +1,7 @@
 -- gpu_idle_pattern: idle GPU-hours by ISO weekday and hour of day (UTC): unrequested capacity
 -- (allocation '__idle__' rows) and requested-but-unused GPU-hours (requested - used).
 -- Grain: one row per (isodow, hour). Inputs: allocation.
--- Parameters: $start, $end (half-open UTC), $tenant (scope), $clusters, $teams (VARCHAR[]).
+-- Parameters: $start, $end (half-open UTC), the tenant scope (sql/dashboard/scope/), $clusters, $teams (VARCHAR[]).
 -- Output: isodow (1 = Monday), weekday (Mon..Sun), hour (0-23), period (weekend | night | lunch |
 --   business), idle_gpu_hours (unrequested), unused_gpu_hours (requested, not used),
 --   waste_gpu_hours (sum of both).
@@ -20,7 +20,6 @@ SELECT isodow(a.window_start_ts) AS isodow,
            AS waste_gpu_hours
 FROM allocation a
 WHERE a.window_start_ts >= $start AND a.window_start_ts < $end
-  AND ($tenant IS NULL OR a.team = $tenant)
   AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
   AND (len($teams) = 0 OR list_contains($teams, a.team))
 GROUP BY ALL

@@ -1,15 +1,14 @@
 -- gpu_memory: GPU memory headroom per GPU model (and MIG profile), from DCGM framebuffer samples.
 -- Grain: one row per (model_name, mig_profile). Inputs: gpu_samples, allocation (tenant pods).
--- Parameters: $start, $end (half-open UTC), $tenant (scope), $clusters, $teams (VARCHAR[]).
+-- Parameters: $start, $end (half-open UTC), the tenant scope (sql/dashboard/scope/), $clusters, $teams (VARCHAR[]).
 -- Output: model_name, mig_profile ('' = whole GPU), gpus, mean_used_pct, p95_used_pct,
 --   headroom_pct (100 - p95 used), total_mib (mean framebuffer size).
 WITH pods AS (
     SELECT DISTINCT a.cluster, a.namespace, a.pod
     FROM allocation a
-    WHERE ($tenant IS NOT NULL OR len($teams) > 0)
+    WHERE len($teams) > 0
       AND a.window_start_ts >= $start AND a.window_start_ts < $end
-      AND ($tenant IS NULL OR a.team = $tenant)
-      AND (len($teams) = 0 OR list_contains($teams, a.team))
+      AND list_contains($teams, a.team)
 ),
 s AS (
     SELECT coalesce(g.model_name, 'unknown') AS model_name, coalesce(g.mig_profile, '') AS mig_profile,
@@ -19,7 +18,7 @@ s AS (
     FROM gpu_samples g
     WHERE g.ts >= $start AND g.ts < $end AND g.fb_used_mib IS NOT NULL AND g.fb_free_mib IS NOT NULL
       AND (len($clusters) = 0 OR list_contains($clusters, g.cluster))
-      AND (($tenant IS NULL AND len($teams) = 0)
+      AND (len($teams) = 0
            OR EXISTS (SELECT 1 FROM pods p WHERE p.cluster = g.cluster AND p.namespace = g.namespace AND p.pod = g.pod))
 )
 SELECT model_name, mig_profile,

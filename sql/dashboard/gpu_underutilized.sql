@@ -1,7 +1,7 @@
 -- gpu_underutilized: nodes whose GPUs were busy less than $max_util_pct on average (requested
 -- GPU-hours x util from allocation), with what they cost.
 -- Grain: one row per (cluster, node). Inputs: allocation.
--- Parameters: $start, $end (half-open UTC), $tenant (scope: the tenant's rows on each node),
+-- Parameters: $start, $end (half-open UTC), the tenant scope (sql/dashboard/scope/),
 --   $clusters, $teams (VARCHAR[]), $max_util_pct (DOUBLE 0-100), $limit.
 -- Output: cluster, nodepool, node, instance_type, capacity_type, gpu_model, hours, gpu_hours
 --   (requested + idle), used_gpu_hours, util_pct (used / all GPU-hours x 100), idle_gpu_hours,
@@ -17,7 +17,6 @@ SELECT a.cluster, any_value(a.nodepool) AS nodepool, a.node, any_value(a.instanc
        sum(a.gpu_cost_usd_micros) / 1e6 AS cost_usd
 FROM allocation a
 WHERE a.window_start_ts >= $start AND a.window_start_ts < $end
-  AND ($tenant IS NULL OR a.team = $tenant)
   AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
   AND (len($teams) = 0 OR list_contains($teams, a.team))
 GROUP BY a.cluster, a.node

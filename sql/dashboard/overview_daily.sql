@@ -1,6 +1,6 @@
 -- overview_daily: spend per UTC day, split into allocated and idle, for the trend chart.
 -- Grain: one row per (day, kind). Inputs: allocation.
--- Parameters: $start, $end (half-open UTC), $tenant (scope), $clusters, $teams (VARCHAR[]).
+-- Parameters: $start, $end (half-open UTC), the tenant scope (sql/dashboard/scope/), $clusters, $teams (VARCHAR[]).
 -- Output: day (DATE, UTC), kind ('allocated' | 'idle'), cost_usd_micros, cost_usd (DOUBLE, for
 --   charts only), gpu_hours.
 SELECT CAST(date_trunc('day', a.window_start_ts) AS DATE) AS day,
@@ -10,7 +10,6 @@ SELECT CAST(date_trunc('day', a.window_start_ts) AS DATE) AS day,
        sum(a.gpu_hours) AS gpu_hours
 FROM allocation a
 WHERE a.window_start_ts >= $start AND a.window_start_ts < $end
-  AND ($tenant IS NULL OR a.team = $tenant)
   AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
   AND (len($teams) = 0 OR list_contains($teams, a.team))
 GROUP BY ALL

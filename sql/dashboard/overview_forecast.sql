@@ -2,7 +2,7 @@
 -- forecast to month end (month-to-date + mean daily spend of the last 7 days of data x days
 -- left) and the monthly budget next to it.
 -- Grain: one row. Inputs: allocation.
--- Parameters: $end (exclusive end of the selected window, UTC), $tenant (scope), $clusters,
+-- Parameters: $end (exclusive end of the selected window, UTC), the tenant scope (sql/dashboard/scope/), $clusters,
 --   $teams (VARCHAR[]), $budget_usd_micros (BIGINT; NULL = no budget set).
 -- Output: month_start_ts, month_end_ts, asof_ts (end of data used), mtd_usd_micros,
 --   daily_run_rate_usd_micros, days_left (DOUBLE), forecast_usd_micros, budget_usd_micros,
@@ -11,8 +11,7 @@
 WITH scoped AS (
     SELECT a.window_start_ts, a.window_end_ts, a.gpu_cost_usd_micros
     FROM allocation a
-    WHERE ($tenant IS NULL OR a.team = $tenant)
-      AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
+    WHERE (len($clusters) = 0 OR list_contains($clusters, a.cluster))
       AND (len($teams) = 0 OR list_contains($teams, a.team))
 ),
 m AS (

@@ -1,7 +1,7 @@
 -- overview_movers: tenants (team) whose spend changed most against the previous equal period
 -- [$start - ($end - $start), $start).
 -- Grain: one row per team. Inputs: allocation.
--- Parameters: $start, $end (half-open UTC), $tenant (scope), $clusters, $teams (VARCHAR[]), $limit.
+-- Parameters: $start, $end (half-open UTC), the tenant scope (sql/dashboard/scope/), $clusters, $teams (VARCHAR[]), $limit.
 -- Output: team, current_usd_micros, previous_usd_micros, delta_usd_micros (current - previous),
 --   delta_usd (DOUBLE, charts only), delta_ratio (delta / previous; NULL when previous is 0).
 WITH w AS (
@@ -16,7 +16,6 @@ per AS (
     FROM allocation a, w
     WHERE a.window_start_ts >= w.prev_start AND a.window_start_ts < w.cur_end
       AND a.team <> '__idle__'
-      AND ($tenant IS NULL OR a.team = $tenant)
       AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
       AND (len($teams) = 0 OR list_contains($teams, a.team))
     GROUP BY a.team

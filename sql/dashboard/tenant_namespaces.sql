@@ -1,6 +1,6 @@
 -- tenant_namespaces: drill-down of one tenant (team) into its namespaces (own cost, idle excluded).
 -- Grain: one row per (cluster, namespace). Inputs: allocation.
--- Parameters: $start, $end (half-open UTC), $tenant (scope), $clusters (VARCHAR[]), $team.
+-- Parameters: $start, $end (half-open UTC), the tenant scope (sql/dashboard/scope/), $clusters (VARCHAR[]), $team.
 -- Output: cluster, namespace, pods, gpu_hours, gpu_hours_used, efficiency_pct, cost_usd_micros,
 --   cost_usd (DOUBLE, display).
 SELECT a.cluster, a.namespace, count(DISTINCT a.pod) AS pods,
@@ -10,7 +10,6 @@ SELECT a.cluster, a.namespace, count(DISTINCT a.pod) AS pods,
        sum(a.gpu_cost_usd_micros) / 1e6 AS cost_usd
 FROM allocation a
 WHERE a.window_start_ts >= $start AND a.window_start_ts < $end
-  AND ($tenant IS NULL OR a.team = $tenant)
   AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
   AND a.team = $team AND a.pod <> '__idle__'
 GROUP BY a.cluster, a.namespace

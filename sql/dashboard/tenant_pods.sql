@@ -1,6 +1,6 @@
 -- tenant_pods: drill-down of one tenant's namespace into pods (the most expensive $limit).
 -- Grain: one row per (cluster, namespace, pod). Inputs: allocation.
--- Parameters: $start, $end (half-open UTC), $tenant (scope), $clusters (VARCHAR[]), $team,
+-- Parameters: $start, $end (half-open UTC), the tenant scope (sql/dashboard/scope/), $clusters (VARCHAR[]), $team,
 --   $namespace, $limit.
 -- Output: cluster, namespace, pod, model, nodes, gpu_hours, gpu_hours_used, efficiency_pct,
 --   cost_usd_micros, cost_usd (DOUBLE, display), first_ts, last_end_ts.
@@ -12,7 +12,6 @@ SELECT a.cluster, a.namespace, a.pod, any_value(a.model) AS model, count(DISTINC
        min(a.window_start_ts) AS first_ts, max(a.window_end_ts) AS last_end_ts
 FROM allocation a
 WHERE a.window_start_ts >= $start AND a.window_start_ts < $end
-  AND ($tenant IS NULL OR a.team = $tenant)
   AND (len($clusters) = 0 OR list_contains($clusters, a.cluster))
   AND a.team = $team AND a.namespace = $namespace AND a.pod <> '__idle__'
 GROUP BY a.cluster, a.namespace, a.pod

@@ -5,7 +5,8 @@
 -- Grain: one row per log bin. Inputs: token_unit_costs (token_cost_by.sql, put in front as a CTE
 -- by the caller together with alloc_token_rates: see dashboards/queries.py).
 -- Parameters: those of token_rates.sql and token_cost_by.sql ($level = 'session' | 'user' |
---   'trace', $limit NULL); $tenant scopes both.
+--   'trace', $limit NULL); the tenant scope (sql/dashboard/scope/)
+--   shadows both inputs.
 -- Output: bin_lo_usd, bin_hi_usd (DOUBLE, bin edges in USD), bin_units (count),
 --   bin_gpu_usd_micros (sum, DOUBLE: a spread estimate, not a ledger amount); the same on every
 --   row: units, p50/p90/p99/max/mean_usd_micros, list_mean_usd_micros (LangFuse cost per unit),

@@ -1,15 +1,16 @@
-"""Property tests for prom_intervals.merge_presence, driven the way the collector drives it.
+"""Property tests of the production presence loader, driven the way the collector drives it.
 
-A presence series (sample indices per entity on a 15 s grid) is loaded
+A presence series (sample indices per pod on a 15 s grid) is loaded
   * once, as one backfill chunk (the reference), and
   * as a series of incremental runs: arbitrary run ends ("now"), each run starting `lag` steps
     before the watermark, cut into chunks of arbitrary sizes, followed by arbitrary replays of
     already loaded windows (a killed run rerun, a re-backfill) with the watermark in place.
-Each chunk goes through the collector's steps: runs of the chunk's samples
-(`series.intervals_from_presence`), stored rows of the same keys plus open ones, merge with
-horizon = max(chunk end, watermark), fold (delete) and upsert, then the watermark moves to the
-chunk end through the real `set_watermark` SQL. The stored intervals must equal the reference,
-never overlap for one key, and the watermark must never move back.
+Each chunk is `kube_pod_container_resource_requests` samples (kube-state-metrics labels, see
+tests/collect/prom_fleet.py) handed to the collector's own loader, `pods.load_pods` (intervals
+from presence, stored rows read back, `intervals.merge_presence`, folded rows deleted, upsert into
+pod_gpu_requests and prometheus_pod_presence), on a real DuckDB store; then the watermark moves
+to the chunk end through the real `set_watermark` SQL. The stored intervals must equal the
+reference, never overlap for one pod, and the watermark must never move back.
 """
 
 from __future__ import annotations
@@ -18,25 +19,26 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
+import duckdb
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costlab import store
 from costlab.collect import series, sink
-from costlab.collect.prometheus.intervals import merge_presence
+from costlab.collect.prometheus.context import SOURCE, CollectReport, Ctx, GroupReport
+from costlab.collect.prometheus.pods import load_pods
+from costlab.collect.prometheus.settings import PrometheusSettings
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 STEP = timedelta(seconds=15)
-TOL = STEP * 2.5
+GAP_FACTOR = 2.5
 N = 60
-TS = pl.Datetime("us", "UTC")
-EMPTY = pl.DataFrame(schema={"k": pl.String, "start_ts": TS, "end_ts": TS, "last_seen_ts": TS})
 
 
 @cache
-def _conn():
-    """One database for all examples (each example uses its own watermark series)."""
+def _conn() -> duckdb.DuckDBPyConnection:
+    """One database for all examples; each load uses its own cluster (and so watermark)."""
     return store.connect(":memory:")
 
 
@@ -44,36 +46,71 @@ def at(i: int) -> datetime:
     return T0 + STEP * i
 
 
-def load_chunk(
-    stored: pl.DataFrame, samples: dict[str, list[int]], a: int, b: int, wm: int | None
-) -> pl.DataFrame:
-    """One chunk [a, b) of the collector's presence loader, against an in-memory store."""
-    rows = [(k, at(i)) for k, idx in samples.items() for i in idx if a <= i < b]
-    frame = pl.DataFrame(rows, schema={"k": pl.String, "ts": TS}, orient="row")
-    new = (
-        series.intervals_from_presence(frame, ["k"], STEP, None)
-        .with_columns((pl.col("end_ts") - STEP).alias("last_seen_ts"))
-        .drop("end_ts")
-        if frame.height
-        else EMPTY.drop("end_ts")
+def new_cluster() -> str:
+    return f"c-{uuid.uuid4().hex[:12]}"
+
+
+def _ctx(cluster: str) -> Ctx:
+    run_id = uuid.uuid4().hex
+    return Ctx(
+        _conn(),
+        PrometheusSettings(cluster=cluster, step=STEP, gap_factor=GAP_FACTOR),
+        sink.CollectionRun(run_id, SOURCE),
+        CollectReport(run_id, "incremental"),
+        STEP,
+        incremental=True,
+        clusters={cluster},
     )
-    keys = set(new["k"]) | set(stored.filter(pl.col("end_ts").is_null())["k"])
-    existing = stored.filter(pl.col("k").is_in(sorted(keys)))
-    merged = merge_presence(
-        existing,
-        new,
-        entity=["k"],
-        pk=["k"],
-        attrs=[],
-        step=STEP,
-        tolerance=TOL,
-        horizon=at(max(b, wm if wm is not None else b)),
-        touch_since=at(a) - TOL,
+
+
+def load_chunk(cluster: str, samples: dict[str, list[int]], a: int, b: int) -> None:
+    """One chunk [a, b) through the collector's pod loader into `cluster`'s rows."""
+    rows = [
+        {
+            "ts": at(i),
+            "metric": series.POD_REQUEST_METRIC,
+            "cluster": cluster,
+            "namespace": "ml",
+            "pod": pod,
+            "container": "main",
+            "resource": "nvidia_com_gpu",
+            "unit": "integer",
+            "node": "ip-10-0-1-23.ec2.internal",
+            "value": 1.0,
+        }
+        for pod, idx in samples.items()
+        for i in idx
+        if a <= i < b
+    ]
+    frame = pl.DataFrame(rows, schema_overrides={"ts": pl.Datetime("us", "UTC")})
+    load_pods(_ctx(cluster), frame, at(a), at(b), GroupReport("pod_gpu_requests"))
+
+
+def set_watermark(cluster: str, b: int) -> datetime | None:
+    name = _ctx(cluster).wm_series(series.POD_REQUEST_METRIC)
+    sink.set_watermark(_conn(), SOURCE, name, at(b))
+    return sink.get_watermark(_conn(), SOURCE, name)
+
+
+def stored(cluster: str) -> pl.DataFrame:
+    rows = (
+        _conn()
+        .execute(
+            "SELECT pod, start_ts, end_ts FROM pod_gpu_requests WHERE cluster = $c",
+            {"c": cluster},
+        )
+        .fetchall()
     )
-    kept = stored.join(merged.drop, on=["k", "start_ts"], how="anti")
-    upserted = merged.rows.select(EMPTY.columns)
-    kept = kept.join(upserted, on=["k", "start_ts"], how="anti")
-    return pl.concat([kept, upserted]).sort("k", "start_ts")
+    ts = pl.Datetime("us", "UTC")
+    return pl.DataFrame(rows, schema={"k": pl.String, "start_ts": ts, "end_ts": ts}, orient="row")
+
+
+def backfill(samples: dict[str, list[int]], *windows: tuple[int, int]) -> pl.DataFrame:
+    """Load `windows` in order into a new cluster without a watermark (a backfill)."""
+    cluster = new_cluster()
+    for a, b in windows:
+        load_chunk(cluster, samples, a, b)
+    return stored(cluster)
 
 
 def intervals(stored: pl.DataFrame) -> list[tuple]:
@@ -81,7 +118,7 @@ def intervals(stored: pl.DataFrame) -> list[tuple]:
 
 
 presence = st.dictionaries(
-    st.sampled_from(["n1", "n2", "n3"]),
+    st.sampled_from(["vllm-0", "vllm-1", "trainer-0"]),
     st.sets(st.integers(0, N - 1), min_size=1, max_size=N).map(sorted),
     min_size=1,
     max_size=3,
@@ -117,30 +154,27 @@ def plans(draw: st.DrawFn) -> tuple[list[tuple[int, int]], list[tuple[int, int]]
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(samples=presence, plan=plans())
 def test_chunked_incremental_loads_equal_one_backfill(samples, plan):
-    reference = load_chunk(EMPTY, samples, 0, N, None)
+    reference = backfill(samples, (0, N))
     chunks, replays = plan
-    conn, name = _conn(), f"presence-{uuid.uuid4().hex}"
-    stored, wm, marks = EMPTY, None, []
+    cluster, marks = new_cluster(), []
     for a, b in chunks:
-        stored = load_chunk(stored, samples, a, b, wm)
-        sink.set_watermark(conn, "prometheus", name, at(b))
-        wm = max(b, wm or 0)
-        marks.append(sink.get_watermark(conn, "prometheus", name))
+        load_chunk(cluster, samples, a, b)
+        marks.append(set_watermark(cluster, b))
     for a, b in replays:  # a rerun of a loaded window: its older end must not move the mark back
-        stored = load_chunk(stored, samples, a, b, wm)
-        sink.set_watermark(conn, "prometheus", name, at(b))
-        marks.append(sink.get_watermark(conn, "prometheus", name))
-    assert intervals(stored) == intervals(reference)
+        load_chunk(cluster, samples, a, b)
+        marks.append(set_watermark(cluster, b))
+    got = stored(cluster)
+    assert intervals(got) == intervals(reference)
     # Watermarks never move back, and end at the last run's end.
     assert marks == sorted(marks) and marks[-1] == at(N)
     # Intervals of one key never overlap; an open interval is the key's last one.
-    for k, part in stored.sort("start_ts").group_by("k"):
+    for k, part in got.sort("start_ts").group_by("k"):
         starts, ends = part["start_ts"].to_list(), part["end_ts"].to_list()
         for i in range(1, len(starts)):
             assert ends[i - 1] is not None and ends[i - 1] <= starts[i], (k, part)
     # Spot check against the definition: [first sample, last sample + step), open at the end.
     for k, idx in samples.items():
-        rows = [r for r in intervals(stored) if r[0] == k]
+        rows = [r for r in intervals(got) if r[0] == k]
         assert rows[0][1] == at(idx[0])
         assert rows[-1][2] == (None if idx[-1] == N - 1 else at(idx[-1] + 1))
 
@@ -151,8 +185,8 @@ def test_backfilling_an_older_window_after_a_newer_one_keeps_ends(samples, cut):
     """Backfills (no watermark) of [cut, N) then [0, cut) equal one backfill, except an interval
     whose last sample is the last step of the older window: that one is left open (a documented
     limit: without a watermark the older window cannot know the newer one did not see it)."""
-    reference = intervals(load_chunk(EMPTY, samples, 0, N, None))
-    got = intervals(load_chunk(load_chunk(EMPTY, samples, cut, N, None), samples, 0, cut, None))
+    reference = intervals(backfill(samples, (0, N)))
+    got = intervals(backfill(samples, (cut, N), (0, cut)))
     ambiguous = {k for k, idx in samples.items() if cut - 1 in idx and cut not in idx}
     assert [r for r in got if r[0] not in ambiguous] == [
         r for r in reference if r[0] not in ambiguous

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 
+from costlab import store
 from costlab.store import sql_dir
 from dashboards.access import AccessDenied, resolve_tenant
 from dashboards.queries import DIMENSIONS, Filters, Queries, QueryError, _query_text
+from dashboards.scope import SCOPED
 from tests.dashboard.apptest_util import PAGES, run_page
+from tests.dashboard.conftest import REPO
 
 A, B = "devtools", "research"
 INJECTIONS = [
@@ -29,15 +34,80 @@ def _all_text(df: pd.DataFrame) -> set[str]:
     return {str(v) for col in df.columns for v in df[col].tolist()}
 
 
-def test_every_dashboard_sql_binds_the_tenant_scope():
+def test_every_dashboard_query_reads_through_the_scope():
     files = sorted((sql_dir() / "dashboard").glob("*.sql"))
     assert files
     for f in files:
         assert f.read_text().startswith("--"), f"{f.name} needs a header comment"
-        # the query as run (engine CTEs in front), without comments
-        text = "\n".join(line.split("--")[0] for line in _query_text(f.stem).splitlines())
-        assert "$tenant" in text, f"{f.name} ignores the tenant scope"
+        text = _query_text(f.stem)  # refused (QueryError) if it reaches past the scope
+        # the scope relations are in front, shadowing the tables they filter
+        for table in SCOPED:
+            assert f"{table} AS NOT MATERIALIZED (" in text, f"{f.name}: {table} not scoped"
         assert "{" not in text.replace("{5}", ""), f"{f.name} looks like a template"
+
+
+@pytest.fixture
+def extra_sql(monkeypatch):
+    """Serve extra `sql/dashboard/<name>.sql` texts, as if a new dashboard query were added."""
+    texts: dict[str, str] = {}
+    real = store.load_sql
+
+    def load(name: str) -> str:
+        return texts[name] if name in texts else real(name)
+
+    monkeypatch.setattr(store, "load_sql", load)
+
+    def add(name: str, text: str) -> str:
+        texts[f"dashboard/{name}"] = text
+        return name
+
+    return add
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the old guard only looked for `$tenant` in the text: a comment satisfied it
+        "-- $tenant\nSELECT DISTINCT team FROM main.allocation",
+        "SELECT DISTINCT team FROM memory.main.allocation WHERE $tenant IS NULL OR TRUE",
+        'SELECT DISTINCT team FROM "main"."allocation"',
+        "SELECT table_name AS team FROM duckdb_tables()",
+        "SELECT * FROM read_parquet('/tmp/allocation.parquet')",
+        "SELECT node AS team FROM nodes",
+        "SELECT 1 AS team; SELECT 2",
+    ],
+)
+def test_query_reaching_past_the_scope_is_refused(demo_db, extra_sql, body):
+    q = Queries(str(demo_db), A, cache=False)
+    with pytest.raises(QueryError):
+        q.run(extra_sql("escape", body))
+
+
+def test_query_that_ignores_the_tenant_still_sees_only_its_rows(demo_db, extra_sql):
+    # no `$tenant` but in a comment, and the raw table names: they name the scoped relations
+    name = extra_sql(
+        "naive",
+        "-- $tenant (a comment)\n"
+        "SELECT 'team' AS kind, team AS v FROM allocation\n"
+        "UNION SELECT 'team', tenant FROM llm_observations\n"
+        "UNION SELECT 'team', p.team FROM (WITH x AS (SELECT * FROM allocation) SELECT * FROM x) p\n"
+        "UNION SELECT 'namespace', namespace FROM allocation\n"
+        "UNION SELECT 'label_namespace', namespace FROM pod_labels\n"
+        "UNION SELECT 'label_namespace', namespace FROM namespace_labels\n"
+        "UNION SELECT 'sample_namespace', namespace FROM gpu_samples WHERE namespace IS NOT NULL",
+    )
+
+    def seen(tenant: str | None) -> dict[str, set[str]]:
+        df = Queries(str(demo_db), tenant, cache=False).run(name)
+        return {k: set(g["v"]) for k, g in df.groupby("kind")}
+
+    scoped, fleet = seen(A), seen(None)
+    assert scoped["team"] == {A}
+    assert {A, B} <= fleet["team"]
+    own = scoped["namespace"]
+    assert own and own < fleet["namespace"]
+    assert scoped["label_namespace"] <= own < fleet["label_namespace"]
+    assert scoped["sample_namespace"] <= own < fleet["sample_namespace"]
 
 
 def test_caller_cannot_override_scope(demo_db):
@@ -127,13 +197,52 @@ def test_scoped_pages_never_show_other_tenants(monkeypatch, demo_db, page):
 
 
 def test_proxy_header_is_only_trusted_when_enabled():
-    headers = {"X-Costlab-Tenant": B, "X-Forwarded-User": "mallory"}
+    headers = {"X-Costlab-Tenant": B, "X-Forwarded-User": "alice"}
+    trust = {"COSTLAB_TRUST_PROXY_HEADER": "1"}
     assert resolve_tenant({}, headers) is None
-    assert resolve_tenant({"COSTLAB_TRUST_PROXY_HEADER": "1"}, headers) == B
-    assert (
-        resolve_tenant({"COSTLAB_TRUST_PROXY_HEADER": "1"}, {"x-forwarded-user": "alice"})
-        == "alice"
-    )
-    assert resolve_tenant({"COSTLAB_TENANT": A, "COSTLAB_TRUST_PROXY_HEADER": "1"}, headers) == A
+    # the authenticated user (set by the proxy) wins over a tenant header a client could add
+    assert resolve_tenant(trust, headers) == "alice"
+    assert resolve_tenant(trust, {"x-forwarded-user": "alice"}) == "alice"
+    assert resolve_tenant(trust, {"X-Costlab-Tenant": B}) == B
+    assert resolve_tenant(trust, {"X-Forwarded-User": "  ", "X-Costlab-Tenant": B}) == B
+    assert resolve_tenant({"COSTLAB_TENANT": A, **trust}, headers) == A
     with pytest.raises(AccessDenied):
-        resolve_tenant({"COSTLAB_TRUST_PROXY_HEADER": "1"}, {})
+        resolve_tenant(trust, {})
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_blank_tenant_is_refused_not_the_whole_fleet(monkeypatch, demo_db, blank):
+    with pytest.raises(AccessDenied):
+        resolve_tenant({"COSTLAB_TENANT": blank}, {})
+    with pytest.raises(AccessDenied):
+        resolve_tenant({"COSTLAB_TENANT": blank, "COSTLAB_TRUST_PROXY_HEADER": "1"}, {})
+    at = run_page(monkeypatch, demo_db, "overview", tenant=blank)
+    assert any("Access denied" in e.value for e in at.error)
+    assert not at.metric
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_dashboard_command_refuses_a_blank_tenant(demo_db, blank):
+    proc = subprocess.run(
+        [sys.executable, "-m", "costlab.cli", "--db", str(demo_db), "dashboard", "--tenant", blank],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "--tenant must name a tenant" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("idle", ["separate", "share"])
+def test_tenant_chargeback_equals_its_fleet_row(demo_db, idle):
+    # the idle share is still computed over the whole cluster, only the tenant's row comes back
+    scoped = Queries(str(demo_db), A, cache=False).tenants(WIDE, idle)
+    fleet = Queries(str(demo_db), None, cache=False).tenants(WIDE, idle)
+    mine = fleet[fleet["tenant"] == A]
+    assert list(scoped["tenant"]) == [A]
+    for col in ("cost_usd_micros", "own_cost_usd_micros", "idle_share_usd_micros"):
+        assert scoped[col].iloc[0] == mine[col].iloc[0], col
+    if idle == "share":
+        assert scoped["idle_share_usd_micros"].iloc[0] > 0

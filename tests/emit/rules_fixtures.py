@@ -58,7 +58,7 @@ def fill_allocation(conn) -> None:
                     "model": "",
                     "gpu_hours": 8.0 * share / 10,
                     "gpu_hours_used": None,
-                    "gpu_cost_usd_micros": total * share // 10,
+                    "gpu_part_usd_micros": total * share // 10,  # other part 0: charge = GPU part
                 }
             )
     store.upsert(conn, "allocation", _table(rows))

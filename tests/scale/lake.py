@@ -20,12 +20,14 @@ from costlab.scale.publish import RAW_TABLES
 
 
 def differences(conn: duckdb.DuckDBPyConnection, root: str | Path, table: str) -> int:
-    """Rows in the layout's table and not in the database's, plus the other way (multisets)."""
+    """Rows in the layout's table and not in the database's, plus the other way (multisets), over
+    the stored columns (generated ones, e.g. allocation's total, are not in the layout)."""
     name = f"lake_{table}"
     layout.create_view(conn, layout.normalize_root(root), table, name=name)
+    cols = ", ".join(f'"{c.name}"' for c in layout.columns_of(table))
     return conn.execute(
-        f"SELECT (SELECT count(*) FROM (FROM {name} EXCEPT ALL FROM {table})) "
-        f"+ (SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM {name}))"
+        f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM {name} EXCEPT ALL SELECT {cols} FROM {table})) "
+        f"+ (SELECT count(*) FROM (SELECT {cols} FROM {table} EXCEPT ALL SELECT {cols} FROM {name}))"
     ).fetchone()[0]
 
 

@@ -7,8 +7,9 @@ import shutil
 import pytest
 
 from costlab import store
+from costlab.allocate.run import allocate_with_engine
 from costlab.errors import UsageError
-from costlab.export.parquet import allocate_with_engine, export_database
+from costlab.export.parquet import export_database
 
 
 def test_export_then_allocate_from_parquet_matches_the_database(demo_db, tmp_path):

@@ -19,7 +19,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from costlab import store
-from costlab.export.parquet import allocate_with_engine, export_database
+from costlab.allocate.run import allocate_with_engine
+from costlab.export.parquet import export_database
 from costlab.scale import parquet_layout as layout
 from costlab.scale import publish as pub
 from costlab.timeutil import Window

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from costlab import store
 from costlab.allocate.gpu import allocate_window
-from costlab.allocate.report import report_params
+from costlab.allocate.report import report_params, report_sql
 from costlab.scale import parquet_layout as layout
 from costlab.scale.spark_engine import allocate_window_spark, register_tables, report_rows_spark
 from costlab.timeutil import Window
@@ -70,7 +70,7 @@ def differential(conn, spark, tmp, window, modes) -> None:
 
     register_tables(spark, out, tables=["allocation"])
     for by, idle in modes:
-        cursor = conn.execute(store.load_sql("allocate/report_by"), report_params(window, by, idle))
+        cursor = conn.execute(report_sql(), report_params(window, by, idle))
         duck = cursor.fetchall()
         assert_rows_equal(
             duck,

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from costlab import store
+from costlab.cli import main
 from costlab.simulate import runner
-from costlab.simulate.base import STRATEGIES, UnknownStrategyError, get_strategy
+from costlab.simulate.base import (
+    STRATEGIES,
+    UnknownStrategyError,
+    chain,
+    get_strategy,
+    strategy_names,
+)
 from costlab.simulate.budgets import Budget, removals_and_evictions
 from costlab.simulate.consolidation import Consolidation, ConsolidationSettings
 from costlab.simulate.inputs import load_inputs
@@ -155,7 +163,7 @@ def test_combined_is_less_than_sum_of_singles(fresh_db):
     add_node(fresh_db, "n1", 8, 32)
     add_pod(fresh_db, "llm-7b-abc12", "n1", 8, 18)
     results = {r.strategy: r for r in runner.simulate(load_inputs(fresh_db), "all")}
-    singles = sum(results[n].savings_usd_micros for n in runner.SINGLES)
+    singles = sum(results[n].savings_usd_micros for n in chain())
     assert 0 < results["all"].savings_usd_micros < singles
     assert results["all"].simulated_cost_usd_micros > 0
 
@@ -285,3 +293,21 @@ def test_combined_does_not_count_rightsize_shrinkage_as_evictions(fresh_db):
     assert results["consolidation"].risk["pods_evicted"] == 0
     assert results["all"].risk["consolidation.pods_evicted"] == 0
     assert results["all"].risk["schedule.pods_evicted"] == 0
+
+
+def test_the_registry_is_the_only_strategy_list(tmp_path):
+    # the chain, the CLI's choices and the recommendations' risk all come from @register
+    assert chain() == ["rightsize", "consolidation", "schedule", "spot"]
+    assert [s.name for s in get_strategy("all")().steps()] == chain()
+    assert strategy_names() == [*chain(), "all"]
+    assert {n: STRATEGIES[n].risk for n in chain()} == {
+        "rightsize": "low",
+        "consolidation": "medium",
+        "schedule": "medium",
+        "spot": "high",
+    }
+    db = tmp_path / "x.duckdb"
+    store.connect(db).close()
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", str(db), "simulate", "--strategy", "hibernate"])
+    assert exc.value.code == 2
