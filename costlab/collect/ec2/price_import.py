@@ -27,7 +27,17 @@ OPTIONAL = ("zone", "effective_from")
 CAPACITY_TYPES = ("on-demand", "spot", "reserved")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+# An availability zone is its region plus a letter (us-east-1a); Local and Wavelength Zones add
+# a dashed suffix (us-east-1-bos-1a, us-east-1-wl1-bos-wlz-1).
+_ZONE_SUFFIX = re.compile(r"^([a-z]|-[a-z0-9]+(-[a-z0-9]+)*)$")
 MAX_REPORTED = 20
+# Prices are stored as integer micro-dollars per hour.
+MIN_USD_PER_HOUR = Decimal("0.000001")
+# Above any EC2 price (the largest instances list at a few hundred $/h): a larger number is a unit
+# mistake, and keeps hour x price sums far inside the int64 micro-dollar columns.
+MAX_USD_PER_HOUR = Decimal(10_000)
+# Python's csv default (128 KiB); no field of a price row comes close.
+MAX_FIELD = 131_072
 
 
 @dataclass
@@ -58,7 +68,14 @@ def _check_row(rec: dict[str, str]) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"usd_per_hour {price!r} is not a number"
     if not usd.is_finite() or usd <= 0:
         return None, f"usd_per_hour {price!r} must be a positive price (omit the row instead of $0)"
-    if zone and not (zone.startswith(region) and len(zone) > len(region)):
+    if usd < MIN_USD_PER_HOUR:
+        return None, f"price {price} is below costlab's resolution of $0.000001/h"
+    if usd > MAX_USD_PER_HOUR:
+        return None, (
+            f"usd_per_hour {price} is above costlab's limit of ${MAX_USD_PER_HOUR:,}/h "
+            "(no EC2 instance costs that much; check the units)"
+        )
+    if zone and not (zone.startswith(region) and _ZONE_SUFFIX.match(zone[len(region) :])):
         return None, f"zone {zone!r} is not an availability zone of {region} (e.g. {region}a)"
     try:
         effective = parse_ts(when) if when else SNAPSHOT_EFFECTIVE_FROM
@@ -79,8 +96,13 @@ def _check_row(rec: dict[str, str]) -> tuple[dict[str, Any] | None, str | None]:
 def parse_overrides(path: Path) -> ParsedOverrides:
     """Check every line of an overrides CSV; rows and errors ("line N: why") in file order."""
     out = ParsedOverrides()
+    seen: dict[tuple, tuple[int, str]] = {}  # price key -> (line, usd_per_hour text)
+    if path.is_dir():
+        raise UsageError(f"cannot read {path}: it is a folder, not a CSV file")
+    reader: csv.DictReader | None = None
     try:
-        with path.open(newline="") as fh:
+        # utf-8-sig: spreadsheet programs start their CSV exports with a byte-order mark
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
             missing = [c for c in REQUIRED if c not in header]
@@ -100,8 +122,41 @@ def parse_overrides(path: Path) -> ParsedOverrides:
                 row, error = _check_row(rec)
                 if row is None:
                     out.errors.append(f"line {line}: {error}")
+                    continue
+                conflict = _conflict(seen, row, line, (rec.get("usd_per_hour") or "").strip())
+                if conflict:
+                    out.errors.append(conflict)
                 else:
                     out.rows.append(row)
+    except csv.Error as exc:
+        where = f"near line {reader.line_num + 1}: " if reader is not None else ""
+        if "field larger than field limit" in str(exc):
+            raise UsageError(
+                f"{path}: {where}a field is longer than {MAX_FIELD // 1024} KiB; "
+                "is this a price CSV?"
+            ) from None
+        raise UsageError(f"{path}: {where}not a readable CSV: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from exc
+        raise UsageError(f"cannot read {path}: {exc}") from None
     return out
+
+
+def _conflict(
+    seen: dict[tuple, tuple[int, str]], row: dict[str, Any], line: int, price: str
+) -> str | None:
+    """An error when an earlier row set another price for the same key (else last would win)."""
+    key = (
+        row["instance_type"],
+        row["region"],
+        row["zone"],
+        row["capacity_type"],
+        row["effective_from"],
+    )
+    first = seen.setdefault(key, (line, price))
+    if first[0] == line or usd_to_micros(first[1]) == row["usd_micros_per_hour"]:
+        return None  # a repeated identical row says the same thing twice
+    itype, region, zone, capacity, effective = key
+    return (
+        f"line {line}: {itype} {capacity} in {zone or region} from {effective.isoformat()} "
+        f"is priced twice: {first[1]} (line {first[0]}) and {price}; keep one"
+    )
