@@ -87,7 +87,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("args", "expected"), CASES, ids=lambda v: " ".join(v)[:60])
+@pytest.mark.parametrize(("args", "expected"), CASES, ids=[" ".join(a)[:50] for a, _ in CASES])
 def test_bad_paths_are_one_line(capsys, db, place, args, expected):
     result = run(capsys, "--db", str(db), *[a.format(w=place) for a in args])
     assert one_line_error(result) == expected.format(w=place)
