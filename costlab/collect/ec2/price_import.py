@@ -93,6 +93,22 @@ def _check_row(rec: dict[str, str]) -> tuple[dict[str, Any] | None, str | None]:
     return row, None
 
 
+def check_record(
+    rec: dict[str, str], line: int, seen: dict[tuple, tuple[int, str]], out: ParsedOverrides
+) -> None:
+    """Check one price record (file line `line`) into `out`: a row, or an error naming the line.
+    `seen` carries the keys of earlier rows, so one key priced twice differently is an error."""
+    row, error = _check_row(rec)
+    if row is None:
+        out.errors.append(f"line {line}: {error}")
+        return
+    conflict = _conflict(seen, row, line, (rec.get("usd_per_hour") or "").strip())
+    if conflict:
+        out.errors.append(conflict)
+    else:
+        out.rows.append(row)
+
+
 def parse_overrides(path: Path) -> ParsedOverrides:
     """Check every line of an overrides CSV; rows and errors ("line N: why") in file order."""
     out = ParsedOverrides()
@@ -119,15 +135,7 @@ def parse_overrides(path: Path) -> ParsedOverrides:
                 if None in rec:
                     out.errors.append(f"line {line}: more fields than the header has")
                     continue
-                row, error = _check_row(rec)
-                if row is None:
-                    out.errors.append(f"line {line}: {error}")
-                    continue
-                conflict = _conflict(seen, row, line, (rec.get("usd_per_hour") or "").strip())
-                if conflict:
-                    out.errors.append(conflict)
-                else:
-                    out.rows.append(row)
+                check_record(rec, line, seen, out)
     except csv.Error as exc:
         where = f"near line {reader.line_num + 1}: " if reader is not None else ""
         if "field larger than field limit" in str(exc):
