@@ -49,6 +49,15 @@ class ParsedOverrides:
         return pl.DataFrame(self.rows, schema=PRICES_SCHEMA)
 
 
+def _cut(value: str, limit: int = 40) -> str:
+    """A field for an error line, cut when it is long (a stray blob in a CSV)."""
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
+def _short(value: str) -> str:
+    return repr(_cut(value))
+
+
 def _check_row(rec: dict[str, str]) -> tuple[dict[str, Any] | None, str | None]:
     itype = (rec.get("instance_type") or "").strip()
     region = (rec.get("region") or "").strip()
@@ -57,26 +66,32 @@ def _check_row(rec: dict[str, str]) -> tuple[dict[str, Any] | None, str | None]:
     zone = (rec.get("zone") or "").strip()
     when = (rec.get("effective_from") or "").strip()
     if not _INSTANCE_TYPE.match(itype):
-        return None, f"instance_type {itype!r} is not an EC2 instance type (e.g. p4d.24xlarge)"
+        return (
+            None,
+            f"instance_type {_short(itype)} is not an EC2 instance type (e.g. p4d.24xlarge)",
+        )
     if not _REGION.match(region):
-        return None, f"region {region!r} is not an AWS region (e.g. us-east-1)"
+        return None, f"region {_short(region)} is not an AWS region (e.g. us-east-1)"
     if capacity not in CAPACITY_TYPES:
-        return None, f"capacity_type {capacity!r} must be one of {', '.join(CAPACITY_TYPES)}"
+        return None, f"capacity_type {_short(capacity)} must be one of {', '.join(CAPACITY_TYPES)}"
     try:
         usd = Decimal(price)
     except InvalidOperation:
-        return None, f"usd_per_hour {price!r} is not a number"
+        return None, f"usd_per_hour {_short(price)} is not a number"
     if not usd.is_finite() or usd <= 0:
-        return None, f"usd_per_hour {price!r} must be a positive price (omit the row instead of $0)"
+        return (
+            None,
+            f"usd_per_hour {_short(price)} must be a positive price (omit the row instead of $0)",
+        )
     if usd < MIN_USD_PER_HOUR:
-        return None, f"price {price} is below costlab's resolution of $0.000001/h"
+        return None, f"price {_cut(price)} is below costlab's resolution of $0.000001/h"
     if usd > MAX_USD_PER_HOUR:
         return None, (
-            f"usd_per_hour {price} is above costlab's limit of ${MAX_USD_PER_HOUR:,}/h "
+            f"usd_per_hour {_cut(price)} is above costlab's limit of ${MAX_USD_PER_HOUR:,}/h "
             "(no EC2 instance costs that much; check the units)"
         )
     if zone and not (zone.startswith(region) and _ZONE_SUFFIX.match(zone[len(region) :])):
-        return None, f"zone {zone!r} is not an availability zone of {region} (e.g. {region}a)"
+        return None, f"zone {_short(zone)} is not an availability zone of {region} (e.g. {region}a)"
     try:
         effective = parse_ts(when) if when else SNAPSHOT_EFFECTIVE_FROM
     except UsageError as exc:
