@@ -57,8 +57,7 @@ def cli(*args: str) -> Outcome:
 @pytest.fixture(scope="session")
 def fuzz_place(tmp_path_factory) -> Path:
     """A folder with a tiny allocated database (`fuzz.duckdb`: two nodes, three pods, four hours),
-    a plain file `afile` and a binary `bin.yaml`; the working directory while fuzzing, so a
-    relative path lands here."""
+    a plain file `afile` and a binary `bin.yaml`."""
     from allocate_fixtures import dcgm, node, pod, price, team
 
     from costlab.allocate.gpu import allocate_window
@@ -83,7 +82,11 @@ def fuzz_place(tmp_path_factory) -> Path:
         conn.close()
     (place / "afile").write_text("not a database\n")
     (place / "bin.yaml").write_bytes(bytes(range(128, 256)))
-    old = Path.cwd()
-    os.chdir(place)
-    yield place
-    os.chdir(old)
+    return place
+
+
+@pytest.fixture
+def in_place(fuzz_place, monkeypatch) -> Path:
+    """`fuzz_place` as the working directory for one test (relative paths land there)."""
+    monkeypatch.chdir(fuzz_place)
+    return fuzz_place

@@ -118,9 +118,9 @@ def invocations(draw, place: str) -> list[str]:
     return ["--db", db, *draw(commands(place))]
 
 
-def test_cli_arguments(fuzz_place):
+def test_cli_arguments(in_place):
     @fuzz_settings(60)
-    @given(invocations(str(fuzz_place)))
+    @given(invocations(str(in_place)))
     def run(args):
         cli(*args).check()
 

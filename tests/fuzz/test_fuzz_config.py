@@ -111,7 +111,7 @@ def test_random_environment_overrides(pairs):
         every_section_builds_or_says_why()
 
 
-def test_commands_under_random_config_and_environment(fuzz_place):
+def test_commands_under_random_config_and_environment(in_place):
     @fuzz_settings(12)
     @given(toml_ish, env_overrides, st.sampled_from(["rules", "allocate", "tokens", "report"]))
     def run(text, pairs, command):
@@ -125,6 +125,6 @@ def test_commands_under_random_config_and_environment(fuzz_place):
                 "report": ["report", "--out", f"{tmp}/report"],
             }[command]
             with environ(COSTLAB_CONFIG=str(path), **dict(pairs)):
-                cli("--db", str(fuzz_place / "fuzz.duckdb"), *args).check()
+                cli("--db", str(in_place / "fuzz.duckdb"), *args).check()
 
     run()

@@ -94,12 +94,12 @@ def test_random_bytes_never_crash(data):
     assert error is not None or all(1 <= r[-1] <= 10_000_000_000 for r in stored)
 
 
-def test_random_files_through_the_cli(fuzz_place):
+def test_random_files_through_the_cli(in_place):
     @fuzz_settings(15)
     @given(st.one_of(st.binary(max_size=300), rows.map(lambda r: csv_text(r, False))))
     def run(data):
-        path = fuzz_place / "fuzz-rates.csv"
+        path = in_place / "fuzz-rates.csv"
         path.write_bytes(data)
-        cli("--db", str(fuzz_place / "prices.duckdb"), "prices", "import", str(path)).check()
+        cli("--db", str(in_place / "prices.duckdb"), "prices", "import", str(path)).check()
 
     run()
