@@ -315,6 +315,8 @@ def allocate(
     """Allocate node cost to GPU-hours and tenants; money is conserved to the micro-dollar."""
     from costlab import pipeline, render
 
+    if input_root is not None and not input_root.strip():
+        raise UsageError("--input: an empty path (give a Parquet layout folder or s3:// URI)")
     result = pipeline.allocate(
         state.db,
         start=start,
@@ -388,26 +390,33 @@ def simulate(
 @app.command()
 def recommend(
     out: Annotated[
-        Path,
+        str,
         typer.Option(help="Folder for NodePool / EC2NodeClass / ScaledObject YAML and summary."),
     ],
     current: Annotated[
-        Path | None,
+        str | None,
         typer.Option(help="Current NodePool YAML: also write a reviewable diff against it."),
     ] = None,
 ) -> None:
     """Write ready-to-apply NodePool and KEDA manifests from the simulation."""
+    from costlab import paths
+
+    folder = paths.output_folder(out)
+    current_file = None if current is None else paths.input_file(current, "--current")
     fn = _entry("costlab.recommend.runner", "recommend_from_cli")
-    _show(fn(_existing_db(), out=out, current=current, console=console))
+    _show(fn(_existing_db(), out=folder, current=current_file, console=console))
 
 
 @app.command()
 def rules(
-    out: Annotated[Path, typer.Option(help="File for the generated PrometheusRule YAML.")],
+    out: Annotated[str, typer.Option(help="File for the generated PrometheusRule YAML.")],
 ) -> None:
     """Generate PrometheusRules: $/hour recording rules, cost, idle and budget alerts."""
+    from costlab import paths
+
+    file = paths.output_file(out)
     fn = _entry("costlab.emit.prometheus_rules", "rules_from_cli")
-    _show(fn(_existing_db(), out=out, console=console))
+    _show(fn(_existing_db(), out=file, console=console))
 
 
 @app.command()
@@ -519,6 +528,10 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc), 2)
     except CostlabError as exc:
         _fail(str(exc), 1)
+    except OSError as exc:
+        # The disk, not costlab: a full disk, a permission, a path that changed under us.
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"cannot read or write a file ({exc.strerror or exc}){where}", 1)
 
 
 def _fail(message: str, code: int) -> None:

@@ -15,6 +15,7 @@ from costlab.allocate import report as alloc_report
 from costlab.allocate import tokens as tokens_mod
 from costlab.allocate.gpu import resolve_window
 from costlab.allocate.settings import AllocateSettings
+from costlab.allocate.window import clip_window
 from costlab.config import settings_for
 from costlab.errors import StoreError, UsageError
 
@@ -73,7 +74,7 @@ def tokens(
     settings = settings_for(AllocateSettings, "allocate")
     conn = store.connect(db, read_only=True)
     try:
-        window, _ = resolve_window(conn, start, end)
+        window = clip_window(conn, resolve_window(conn, start, end)[0])
         if by == "model":
             return tokens_mod.TokenReport(
                 window, by, rates=tokens_mod.token_rates(conn, window, settings, match)

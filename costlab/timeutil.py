@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from costlab.errors import UsageError
 
 HOUR = timedelta(hours=1)
+LATEST = datetime(9999, 12, 31, 23, tzinfo=UTC)
 
 
 def parse_ts(text: str) -> datetime:
@@ -20,7 +21,16 @@ def parse_ts(text: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise UsageError(f"{text!r} is outside the years 1 to 9999") from None
+    if value > LATEST:
+        # later times cannot be rounded up to a whole hour
+        raise UsageError(
+            f"{text!r} is after {LATEST:%Y-%m-%dT%H:%MZ}, the latest time costlab takes"
+        )
+    return value
 
 
 def floor_hour(ts: datetime) -> datetime:

@@ -22,6 +22,7 @@ from costlab.allocate.gpu import (
     window_chunks,
 )
 from costlab.allocate.settings import AllocateSettings
+from costlab.allocate.window import clip_window
 from costlab.errors import UsageError
 from costlab.scale import parquet_layout as layout
 from costlab.timeutil import Window
@@ -59,6 +60,7 @@ def allocate_with_engine(
         if input_root:
             layout.attach_parquet(scratch, input_root)
         window, horizon = resolve_window(scratch, start, end)
+        window = clip_window(scratch, window)
         if engine == "duckdb" and input_root:
             run = allocate_range(scratch, window, horizon, cfg)
             out = layout.normalize_root(input_root) + "/_results"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from costlab import schemas
+from costlab import paths, schemas
 from costlab.config import settings_for
 from costlab.errors import UsageError
 from costlab.recommend.build import Recommendations, build
@@ -40,7 +40,7 @@ def recommend_from_cli(
     """CLI entry: write manifests and summary.md into `out` (created if missing)."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")
-    text = current.read_text() if current is not None else None
+    text = paths.read_text(current, "--current") if current is not None else None
     _, written = recommend(
         sim_runner.load(db_path), text, settings_for(CombinedSettings, "simulate")
     )

@@ -62,9 +62,19 @@ def week(any_day: date | datetime) -> Period:
     )
 
 
+# No collected data is older than Unix time; the report also reads the period after the end and
+# the one before (the trend), which must still be dates Python can hold.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
 def parse_period(text: str) -> Period:
     """'2026-11' -> that month; '2026-W47' -> that ISO week. Raises UsageError otherwise."""
     value = text.strip()
+    m = _MONTH.match(value) or _WEEK.match(value)
+    if m and not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
+        raise UsageError(
+            f"--period {text!r}: the year must be between {FIRST_YEAR} and {LAST_YEAR}"
+        )
     if m := _MONTH.match(value):
         year, mon = int(m.group(1)), int(m.group(2))
         if not 1 <= mon <= 12:

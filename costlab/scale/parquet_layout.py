@@ -40,7 +40,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from sqlglot import exp
 
-from costlab import store
+from costlab import paths, store
 from costlab.errors import StoreError, UsageError
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,8 @@ def normalize_root(root: str | Path) -> str:
         if not text.startswith("s3://"):
             raise UsageError(f"{text}: only local folders and s3:// URIs are supported")
         return text.rstrip("/")
-    return str(Path(text).expanduser().resolve())
+    # '' would silently mean the working directory; a file (or a path below one) is no layout
+    return str(paths.folder(text, "Parquet layout").resolve())
 
 
 def filesystem(root: str) -> tuple[pafs.FileSystem, str]:

@@ -74,6 +74,7 @@ class PricesReport:
     unpriced: dict[str, list[str]] = field(default_factory=dict)  # region -> instance types
     zero_priced: dict[str, list[str]] = field(default_factory=dict)
     note: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def _load(conn: duckdb.DuckDBPyConnection, run: sink.CollectionRun, frame: pl.DataFrame) -> int:
@@ -177,6 +178,18 @@ def import_overrides(conn: duckdb.DuckDBPyConnection, path: Path) -> PricesRepor
     unknown = sorted({r["instance_type"] for r in parsed.rows} - known)
     if unknown:
         report.unpriced["not a known instance type (check spelling)"] = unknown
+    regions = {
+        r[0] for r in conn.execute(store.load_sql("collect/prices_known_regions")).fetchall()
+    }
+    regions |= set(snapshot_prices(None)["region"].to_list())
+    strange = sorted({r["region"] for r in parsed.rows} - regions)
+    if strange:
+        # Well-formed (checked per row) but neither in the shipped prices nor in this database:
+        # AWS opens regions often, so a warning, not a refusal.
+        report.warnings.append(
+            f"warning: region(s) {', '.join(strange)} not known to costlab's price data or "
+            "this database (check spelling)"
+        )
     with sink.collection_run(conn, "import") as run, store.transaction(conn):
         report.loaded["manual"] = _load(conn, run, parsed.frame())
     report.quarantined = run.quarantined
@@ -209,6 +222,7 @@ def render(conn: duckdb.DuckDBPyConnection, report: PricesReport) -> Table:
     for where, types in report.zero_priced.items():
         if types:
             caption.append(f"listed at $0 in {where} (not stored): {', '.join(types)}")
+    caption.extend(report.warnings)
     table.caption = "\n".join(caption)
     return table
 

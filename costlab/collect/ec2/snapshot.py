@@ -43,15 +43,40 @@ def snapshot_prices(path: Path | None = None) -> pl.DataFrame:
         raise CollectorError(
             f"price snapshot {source} lacks column(s): {', '.join(sorted(missing))}"
         )
-    return raw.select(
-        pl.col("instance_type"),
-        pl.col("region"),
-        (pl.col("zone").fill_null("") if "zone" in raw.columns else pl.lit("")).alias("zone"),
-        pl.col("capacity_type"),
-        pl.lit("snapshot").alias("source"),
-        pl.lit(SNAPSHOT_EFFECTIVE_FROM).alias("effective_from"),
-        usd_micros_expr(pl.col("usd_per_hour")).alias("usd_micros_per_hour"),
-    )
+    if path is None:  # the shipped file, checked by tests/badinput/test_snapshot_import.py
+        return raw.select(
+            pl.col("instance_type"),
+            pl.col("region"),
+            (pl.col("zone").fill_null("") if "zone" in raw.columns else pl.lit("")).alias("zone"),
+            pl.col("capacity_type"),
+            pl.lit("snapshot").alias("source"),
+            pl.lit(SNAPSHOT_EFFECTIVE_FROM).alias("effective_from"),
+            usd_micros_expr(pl.col("usd_per_hour")).alias("usd_micros_per_hour"),
+        )
+    return _checked(source, raw)
+
+
+def _checked(source: Path, raw: pl.DataFrame) -> pl.DataFrame:
+    """A user's snapshot, row by row under the override import's rules (prices costlab cannot
+    store, malformed zones, one key priced twice), so no price is stored as $0 or truncated."""
+    from costlab.collect.ec2.price_import import MAX_REPORTED, ParsedOverrides, check_record
+
+    parsed = ParsedOverrides()
+    seen: dict[tuple, tuple[int, str]] = {}
+    columns = [c for c in ("instance_type", "region", "capacity_type", "usd_per_hour", "zone")]
+    for line, rec in enumerate(
+        raw.select(c for c in columns if c in raw.columns).iter_rows(named=True), start=2
+    ):
+        check_record({k: v or "" for k, v in rec.items()}, line, seen, parsed)
+    if parsed.errors:
+        shown = parsed.errors[:MAX_REPORTED]
+        more = len(parsed.errors) - len(shown)
+        raise CollectorError(
+            f"price snapshot {source}: {len(parsed.errors)} bad row(s), nothing loaded: "
+            + "; ".join(shown)
+            + (f"; ... and {more} more" if more else "")
+        )
+    return parsed.frame().with_columns(pl.lit("snapshot").alias("source"))
 
 
 def usd_micros_expr(usd_text: pl.Expr) -> pl.Expr:

@@ -211,7 +211,7 @@ class PromClient:
 
     def _get(self, path: str, params: dict | list) -> object:
         """The `data` of a successful API response (see `_post`)."""
-        return _data(path, self._post(path, params).json())
+        return api_data(path, self._post(path, params).content)
 
     def _post(self, path: str, params: dict | list) -> requests.Response:
         """POST form-encoded (the API accepts GET or POST; POST keeps long queries out of URLs);
@@ -249,18 +249,24 @@ class PromClient:
 
     def series_count(self, match: str, start: datetime, end: datetime) -> int:
         data = self._get("series", {"match[]": match, "start": _epoch(start), "end": _epoch(end)})
-        return len(data)  # type: ignore[arg-type]
+        if not isinstance(data, list):
+            raise CollectorError(f"Prometheus series: expected a list of series, got {_kind(data)}")
+        return len(data)
 
     def query(self, query: str, at: datetime) -> dict:
         """An instant query at `at`: the API's `data` ({"resultType", "result"}); range-vector
         selectors return raw samples (resultType "matrix")."""
         data = self._get("query", {**self.query_params, "query": query, "time": _epoch(at)})
-        return data  # type: ignore[return-value]
+        return _instant(data)
 
     def label_names(self, match: str, start: datetime, end: datetime) -> list[str]:
         """Label names of the series matching `match` with samples in [start, end]."""
         data = self._get("labels", {"match[]": match, "start": _epoch(start), "end": _epoch(end)})
-        return list(data)  # type: ignore[call-overload]
+        if not isinstance(data, list) or not all(isinstance(n, str) for n in data):
+            raise CollectorError(
+                f"Prometheus labels: expected a list of label names, got {_kind(data)}"
+            )
+        return data
 
     def _range_params(self, query: str, start: datetime, end: datetime, step_s: float) -> dict:
         return {
@@ -274,7 +280,9 @@ class PromClient:
     def query_range(self, query: str, start: datetime, end: datetime, step_s: float) -> list[dict]:
         """Evaluation points start, start+step, ..., <= end (both ends inclusive)."""
         data = self._get("query_range", self._range_params(query, start, end, step_s))
-        return _matrix(data)
+        result = _matrix(data)
+        matrix_to_frame("query_range", result)  # checks shapes and times
+        return result
 
     def query_range_frame(
         self, metric: str, query: str, start: datetime, end: datetime, step_s: float
@@ -284,22 +292,86 @@ class PromClient:
         resp = self._post("query_range", self._range_params(query, start, end, step_s))
         frame = matrix_bytes_to_frame(metric, resp.content)
         if frame is None:
-            frame = matrix_to_frame(metric, _matrix(_data("query_range", resp.json())))
+            data = api_data("query_range", resp.content)
+            frame = matrix_to_frame(metric, _matrix(data))
         return frame
 
 
-def _data(path: str, body: dict) -> object:
+def parse_json(path: str, body: bytes) -> object:
+    """A response body as JSON; a body that is not JSON (a proxy's HTML page) is a CollectorError."""
+    try:
+        return json.loads(body)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
+        start = body[:80].decode("utf-8", "replace")
+        raise CollectorError(
+            f"Prometheus {path}: the answer is not JSON (it starts {start!r}); is the URL a "
+            "Prometheus-compatible query endpoint?"
+        ) from None
+
+
+def api_data(path: str, body: bytes) -> object:
+    """The `data` of a successful API answer; anything else is a one-line CollectorError."""
+    return _data(path, parse_json(path, body))
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _data(path: str, body: object) -> object:
+    if not isinstance(body, dict):
+        raise CollectorError(f"Prometheus {path}: expected a JSON object, got {_kind(body)}")
     if body.get("status") != "success":
         raise CollectorError(f"Prometheus {path}: {body.get('errorType')}: {body.get('error')}")
+    if "data" not in body:
+        raise CollectorError(f"Prometheus {path}: a success answer without `data`")
     return body["data"]
 
 
-def _matrix(data: object) -> list[dict]:
-    if data.get("resultType") != "matrix":  # type: ignore[attr-defined]
+def result_of(path: str, data: object) -> tuple[str, list]:
+    """`data`'s resultType and result list, checked to be the API's shape."""
+    if not isinstance(data, dict) or not isinstance(data.get("result"), list):
         raise CollectorError(
-            f"expected a matrix, got {data.get('resultType')}"  # type: ignore[attr-defined]
+            f"Prometheus {path}: expected data with a result list, got {_kind(data)}"
         )
-    return data["result"]  # type: ignore[index]
+    return str(data.get("resultType")), data["result"]
+
+
+def _matrix(data: object) -> list[dict]:
+    kind, result = result_of("query_range", data)
+    if kind != "matrix":
+        raise CollectorError(f"expected a matrix, got {kind}")
+    return result
+
+
+def _instant(data: object) -> dict:
+    """An instant query's data; vector items checked to hold labels and one [time, "value"]."""
+    kind, result = result_of("query", data)
+    if kind == "vector":
+        for item in result:
+            value = item.get("value") if isinstance(item, dict) else None
+            if not (
+                isinstance(item, dict)
+                and _labels_ok(item.get("metric"))
+                and isinstance(value, list)
+                and len(value) == 2
+                and _is_number(value[0])
+                and isinstance(value[1], str)
+            ):
+                raise CollectorError(
+                    f"Prometheus query: malformed vector sample {json.dumps(item)[:120]}"
+                )
+    elif kind == "matrix":
+        matrix_to_frame("query", result)  # checks the shape
+    return data  # type: ignore[return-value]  # result_of checked it is a dict
+
+
+def _labels_ok(metric: object) -> bool:
+    return isinstance(metric, dict) and all(isinstance(v, str) for v in metric.values())
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _error_text(resp: requests.Response) -> str:
@@ -333,10 +405,10 @@ def matrix_to_frame(metric: str, result: list[dict]) -> pl.DataFrame:
     values: list[str] = []
     counts = []
     for s in result:
-        stamps, texts = zip(*s["values"], strict=True) if s["values"] else ((), ())
-        ts.extend(stamps)
-        values.extend(texts)
-        counts.append(len(stamps))
+        pairs = _series_values(metric, s)
+        ts.extend(p[0] for p in pairs)
+        values.extend(p[1] for p in pairs)
+        counts.append(len(pairs))
     return _samples(
         metric,
         [s["metric"] for s in result],
@@ -344,6 +416,27 @@ def matrix_to_frame(metric: str, result: list[dict]) -> pl.DataFrame:
         pl.Series(ts, dtype=pl.Float64),
         pl.Series(values, dtype=pl.String),
     )
+
+
+def _series_values(metric: str, series: object) -> list:
+    """One matrix series' [time, "value"] pairs, its shape checked (CollectorError if not)."""
+    ok = isinstance(series, dict) and _labels_ok(series.get("metric"))
+    pairs = series.get("values") if isinstance(series, dict) else None
+    if ok and pairs is None and "histograms" in series:  # type: ignore[operator]
+        return []  # only native-histogram samples: no float samples to read
+    if not (
+        ok
+        and isinstance(pairs, list)
+        and all(
+            isinstance(p, list) and len(p) == 2 and _is_number(p[0]) and isinstance(p[1], str)
+            for p in pairs
+        )
+    ):
+        raise CollectorError(
+            f"Prometheus answer for {metric}: malformed series {json.dumps(series)[:160]} "
+            '(expected {"metric": {labels}, "values": [[time, "value"], ...]})'
+        )
+    return pairs
 
 
 # The compact JSON Prometheus (and Thanos, Mimir, Cortex/AMP, which share its API code) writes:
@@ -364,7 +457,10 @@ def matrix_bytes_to_frame(metric: str, body: bytes) -> pl.DataFrame | None:
     `matrix_to_frame(metric, json.loads(body)["data"]["result"])` (tests/collect/
     test_prometheus_parse.py).
     """
-    text = body.decode("utf-8")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
     if not text.startswith(_MATRIX_PREFIX):
         return None
     parts = text[len(_MATRIX_PREFIX) :].split(_SERIES)
@@ -405,13 +501,26 @@ def matrix_bytes_to_frame(metric: str, body: bytes) -> pl.DataFrame | None:
         metrics = json.loads("[" + ",".join(labels) + "]")
     except ValueError:
         return None
+    if not all(_labels_ok(m) for m in metrics):
+        return None
     return _samples(metric, metrics, counts, ts, values)
+
+
+# datetime's range, years 1..9999, in Unix seconds
+_MIN_EPOCH_S = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+_MAX_EPOCH_S = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 
 def _samples(
     metric: str, metrics: list[dict], counts: np.ndarray, ts: pl.Series, values: pl.Series
 ) -> pl.DataFrame:
     """Sample frame from per-series labels, per-series sample counts and the flat samples."""
+    outside = ts.is_null() | ts.is_nan() | (ts < _MIN_EPOCH_S) | (ts > _MAX_EPOCH_S)
+    if outside.any():
+        raise CollectorError(
+            f"Prometheus answer for {metric}: sample time {ts.filter(outside)[0]} is not a Unix "
+            "time between years 1 and 9999"
+        )
     samples = pl.DataFrame(
         {
             "ts": (ts * 1000).round(0).cast(pl.Int64),

@@ -27,14 +27,19 @@ gap over all its series (so scrape jitter, and a slower job exporting the same m
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 
-from costlab.collect.prometheus.client import PromClient, matrix_bytes_to_frame, matrix_to_frame
+from costlab.collect.prometheus.client import (
+    PromClient,
+    api_data,
+    matrix_bytes_to_frame,
+    matrix_to_frame,
+    result_of,
+)
 
 DEFAULT_WINDOW = timedelta(minutes=10)
 MISSED_FACTOR = 1.5  # a gap longer than this many median gaps of its series is a missed scrape
@@ -58,8 +63,8 @@ def measure_scrape_interval(
     body = client.query_body(query, at)
     frame = matrix_bytes_to_frame("m", body)
     if frame is None:
-        data = json.loads(body).get("data") or {}
-        frame = matrix_to_frame("m", data["result"] if data.get("resultType") == "matrix" else [])
+        kind, result = result_of("query", api_data("query", body))
+        frame = matrix_to_frame("m", result if kind == "matrix" else [])
     labels = [c for c in frame.columns if c not in ("metric", "ts", "value")]
     if frame.height < 2:
         return None
