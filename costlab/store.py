@@ -140,16 +140,21 @@ def damage_message(path: str | Path, exc: BaseException) -> str | None:
 
 
 def _check_size(conn: duckdb.DuckDBPyConnection, p: Path) -> None:
-    """A truncated file opens fine and fails at the first read of a lost block: compare the size
-    the file's header promises (its blocks after the 3 header pages) with the file's size."""
-    row = conn.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+    """A truncated file opens fine and fails at the first read of a lost block: compare the file's
+    size with the least its header allows. Blocks are numbered from 0 after 3 header pages of
+    4 KiB; free blocks at the end may have been cut off the file, so only used ones count."""
+    row = conn.execute(
+        "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size()"
+    ).fetchone()
     if row is None:
         return
-    expected = 3 * 4096 + int(row[0]) * int(row[1])
+    block_size, total, free = (int(v) for v in row)
+    least = 3 * 4096 + block_size * (total - free)
     size = p.stat().st_size
-    if size < expected:
+    if size < least:
         raise StoreError(
-            f"database {p} is truncated ({size:,} of {expected:,} bytes); restore it from a backup"
+            f"database {p} is truncated ({size:,} bytes, at least {least:,} expected); "
+            "restore it from a backup"
         )
 
 

@@ -164,7 +164,8 @@ def demo_copy(demo_db, tmp_path) -> Path:
 
 def test_truncated_costlab_database_is_one_line_naming_the_file(demo_copy):
     data = demo_copy.read_bytes()
-    for keep in (len(data) // 2, len(data) - 1000):
+    # (cut by more than the free blocks at the end, which DuckDB may itself have cut off)
+    for keep in (len(data) // 2, len(data) * 9 // 10):
         demo_copy.write_bytes(data[:keep])
         for read_only in (False, True):
             with pytest.raises(StoreError, match="truncated") as err:
