@@ -1,4 +1,4 @@
--- 008_run_owner: a collection run records the process (pid, host) that runs it, and a run whose
+-- 009_run_owner: a collection run records the process (pid, host) that runs it, and a run whose
 -- process died without finishing becomes 'interrupted' (costlab.store.mark_interrupted_runs).
 -- DuckDB cannot alter a CHECK constraint: the table is rebuilt with the same key.
 CREATE TABLE collection_runs_rebuilt (
