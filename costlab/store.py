@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from costlab.errors import StoreError
+from costlab.errors import StoreError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +99,15 @@ def _foreign_allowed() -> bool:
 
 def _lock_timeout() -> float:
     raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
-    try:
-        return max(0.0, float(raw)) if raw else DEFAULT_LOCK_TIMEOUT_S
-    except ValueError:
+    if not raw:
         return DEFAULT_LOCK_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise UsageError(f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds (e.g. 30)")
+    return seconds
 
 
 def _check_file(p: Path) -> None:

@@ -293,3 +293,11 @@ def test_cli_reader_gives_up_in_one_line_after_the_lock_timeout(demo_copy):
     finally:
         child.kill()
         child.wait(30)
+
+
+def test_a_bad_lock_timeout_is_a_usage_error(tmp_path):
+    store.connect(tmp_path / "x.duckdb").close()
+    result = costlab(
+        "--db", str(tmp_path / "x.duckdb"), "tokens", env={store.LOCK_TIMEOUT_ENV: "soon"}
+    )
+    one_line_error(result, 2, "COSTLAB_LOCK_TIMEOUT_S='soon' is not a number of seconds")
