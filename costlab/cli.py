@@ -116,6 +116,14 @@ def _global(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")
     ] = False,
+    init_foreign_db: Annotated[
+        bool,
+        typer.Option(
+            "--init-foreign-db",
+            help="Add costlab's tables to a DuckDB file of another application "
+            "(env COSTLAB_INIT_FOREIGN_DB=1); refused without it.",
+        ),
+    ] = False,
     version: Annotated[  # noqa: ARG001 - handled eagerly by _version
         bool,
         typer.Option(
@@ -124,11 +132,14 @@ def _global(
     ] = False,
 ) -> None:
     global console
-    from costlab import progress
+    from costlab import progress, store
 
     console = _stdout_console()  # stdout may have been swapped since import (tests, notebooks)
     progress.enable()
     ctx.call_on_close(lambda: progress.enable(False))  # in-process callers (tests) after us
+    if init_foreign_db:
+        store.allow_foreign()
+        ctx.call_on_close(lambda: store.allow_foreign(False))
     state.db = db or Path(os.environ.get("COSTLAB_DB", "costlab.duckdb"))
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -532,6 +543,15 @@ def main(argv: list[str] | None = None) -> None:
         # The disk, not costlab: a full disk, a permission, a path that changed under us.
         where = f": {exc.filename}" if exc.filename else ""
         _fail(f"cannot read or write a file ({exc.strerror or exc}){where}", 1)
+    except Exception as exc:
+        # a damaged block is only found when a query reads it, deep inside a command (DuckDB's
+        # error, or pyarrow's wrapping of it when the rows stream through Arrow)
+        from costlab import store
+
+        damaged = store.damage_message(state.db, exc)
+        if damaged is None:
+            raise
+        _fail(damaged, 1)
 
 
 def _fail(message: str, code: int) -> None:

@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from costlab.store import DatabaseLocked  # noqa: E402
 from dashboards import common  # noqa: E402
 
 st.set_page_config(page_title="costlab", page_icon=":material/payments:", layout="wide")
@@ -37,5 +38,9 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-common.setup()
-page.run()
+ctx = common.setup()
+try:
+    page.run()
+except DatabaseLocked:
+    # a writer took the database between two queries of this page
+    common.updating_notice(ctx.queries.db_path)

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from costlab import store
 from costlab.errors import StoreError
 from costlab.money import usd_to_micros
 from dashboards.access import AccessDenied, resolve_tenant
@@ -70,6 +71,9 @@ def setup() -> Context:
         st.sidebar.info(f"Tenant-scoped view: **{tenant}**")
     try:
         options = queries.options()
+    except store.DatabaseLocked:
+        updating_notice(db)
+        st.stop()
     except StoreError as exc:
         st.error(f"Cannot read the database: {exc}")
         st.stop()
@@ -77,6 +81,31 @@ def setup() -> Context:
     ctx = Context(queries=queries, filters=filters, tenant=tenant, budget_usd_micros=_budget())
     st.session_state[_KEY] = ctx
     return ctx
+
+
+UPDATING = (
+    "The database is updating (costlab allocate or a collector is writing it); retrying… "
+    "This page reloads when the update is done."
+)
+RETRY_EVERY_S = 3.0
+
+
+def updating_notice(db: str) -> None:
+    """Shown instead of a lock error while a writer holds the database; reruns the page once it
+    is free."""
+    st.info(UPDATING, icon=":material/sync:")
+    _rerun_when_free(db)
+
+
+@st.fragment(run_every=RETRY_EVERY_S)
+def _rerun_when_free(db: str) -> None:
+    try:
+        store.connect(db, read_only=True, lock_timeout=0).close()
+    except store.DatabaseLocked:
+        return
+    except StoreError:
+        pass  # another problem: the full rerun reports it
+    st.rerun(scope="app")
 
 
 def _sidebar_filters(options: pd.DataFrame, tenant: str | None) -> Filters:

@@ -106,8 +106,15 @@ def _query_text(name: str) -> str:
     return text
 
 
+# A writer (allocate, a collector) holds the file for its whole run: a page waits this long for
+# it, then shows "updating" (dashboards/common.py) instead of blocking the server's thread.
+READ_LOCK_WAIT_S = 5.0
+
+
 def _execute(path: str, name: str, params: dict[str, Any]) -> pd.DataFrame:
-    conn = store.connect(path, read_only=True)
+    # a connection per query, closed at once: the dashboard never keeps a writer out between
+    # reruns, and each query sees the last committed state
+    conn = store.connect(path, read_only=True, lock_timeout=READ_LOCK_WAIT_S)
     try:
         return conn.execute(_query_text(name), params).df()
     except duckdb.CatalogException:

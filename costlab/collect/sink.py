@@ -273,9 +273,11 @@ def collection_run(
     """Book a run in `collection_runs`: 'running' at start, 'ok' or 'failed' (with why) at the end."""
     run = CollectionRun(run_id=f"{source}-{uuid.uuid4().hex[:12]}", source=source)
     conn.execute(
-        "INSERT INTO collection_runs (run_id, source, started_ts, window_start_ts, window_end_ts, status) "
-        "VALUES ($id, $source, $now, $ws, $we, 'running')",
+        "INSERT INTO collection_runs "
+        "(run_id, source, started_ts, window_start_ts, window_end_ts, status, pid, host) "
+        "VALUES ($id, $source, $now, $ws, $we, 'running', $pid, $host)",
         {
+            **store.run_owner(),
             "id": run.run_id,
             "source": source,
             "now": datetime.now(UTC),

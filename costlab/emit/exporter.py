@@ -159,7 +159,9 @@ class DatabaseCollector(Collector):
         from costlab import store
 
         try:
-            conn = store.connect(self.db_path, read_only=True)
+            # inside a scrape: a writer holding the file means serving the last values, not
+            # outwaiting Prometheus' scrape timeout
+            conn = store.connect(self.db_path, read_only=True, lock_timeout=2.0)
             try:
                 snap = read_snapshot(conn, self.clock())
             finally:

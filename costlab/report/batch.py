@@ -13,6 +13,9 @@ month in the allocation data, else the last complete ISO week (costlab.report.pe
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,7 +119,6 @@ def _build(
     bar.advance()
     bar.update(description="report: files")
 
-    out.mkdir(parents=True, exist_ok=True)
     label = chosen.label
     files = ReportFiles(
         period=chosen,
@@ -127,20 +129,67 @@ def _build(
         data=data,
         focus_rows=focus.num_rows,
     )
-    frame = pl.from_arrow(allocation)
-    assert isinstance(frame, pl.DataFrame)
-    frame.write_csv(files.allocation_csv, datetime_format=CSV_DATETIME_FORMAT)
-    write_focus(focus, files.focus_csv, files.focus_parquet)
-    generated = (now or datetime.now(UTC)).astimezone(UTC)
-    page = report_html.render(
-        data,
-        generated=generated,
-        source=Path(db_path).name,
-        files=[p.name for p in (files.allocation_csv, files.focus_csv, files.focus_parquet)],
-    )
-    files.html.write_text(page, encoding="utf-8")
+    # Written into a sibling folder and moved into place at the end: a killed report leaves no
+    # half-written file and no HTML without its data files in `out`.
+    staging = _staging_dir(out)
+    try:
+        frame = pl.from_arrow(allocation)
+        assert isinstance(frame, pl.DataFrame)
+        frame.write_csv(staging / files.allocation_csv.name, datetime_format=CSV_DATETIME_FORMAT)
+        write_focus(focus, staging / files.focus_csv.name, staging / files.focus_parquet.name)
+        generated = (now or datetime.now(UTC)).astimezone(UTC)
+        page = report_html.render(
+            data,
+            generated=generated,
+            source=Path(db_path).name,
+            files=[p.name for p in (files.allocation_csv, files.focus_csv, files.focus_parquet)],
+        )
+        (staging / files.html.name).write_text(page, encoding="utf-8")
+        _move_into_place(staging, out, [p.name for p in files.paths])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     bar.advance()
     return files
+
+
+STAGING_MARK = ".partial-"
+
+
+def _staging_dir(out: Path) -> Path:
+    """A fresh `.<out>.partial-<pid>` folder beside `out`, after removing those of dead runs."""
+    parent = out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob(f".{out.name}{STAGING_MARK}*"):
+        pid = old.name.rpartition(STAGING_MARK)[2].split("-")[0]
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(old, ignore_errors=True)
+    # mkdir, not mkdtemp: the folder may become `out` itself and should get the usual mode
+    staging = parent / f".{out.name}{STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    return staging
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _move_into_place(staging: Path, out: Path, names: list[str]) -> None:
+    """A new `out` appears whole (one rename); into an existing one (other periods' reports) each
+    file is replaced atomically, the HTML (first in `names`) last."""
+    if not out.exists():
+        try:
+            staging.rename(out)
+            return
+        except OSError:
+            out.mkdir(parents=True, exist_ok=True)  # created meanwhile: move file by file
+    for name in [*names[1:], names[0]]:
+        os.replace(staging / name, out / name)
 
 
 def report_from_cli(db_path: Path, *, period: str | None, out: Path, console: Any) -> str:  # noqa: ARG001

@@ -217,7 +217,7 @@ def tables_in(root: str | Path) -> list[str]:
 @cache
 def arrow_schema(table: str) -> pa.Schema:
     """The Arrow schema of a table's rows as DuckDB returns them (before partition folders)."""
-    conn = duckdb.connect()
+    conn = duckdb.connect(config=store.DUCKDB_CONFIG)
     try:
         conn.execute("SET TimeZone = 'UTC'")
         select = exp.select(

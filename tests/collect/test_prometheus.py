@@ -436,7 +436,8 @@ def test_killed_mid_range_then_rerun_equals_uninterrupted(fleet_prometheus, tmp_
     try:
         partial = conn.execute("SELECT count(*) FROM gpu_samples").fetchone()[0]
         assert 0 < partial < len(full_load["gpu_samples"])
-        assert conn.execute("SELECT status FROM collection_runs").fetchall() == [("running",)]
+        # the killed run was found dead when the database was opened for writing
+        assert conn.execute("SELECT status FROM collection_runs").fetchall() == [("interrupted",)]
         collect(
             conn,
             settings=settings(fleet_prometheus.url, initial_lookback=timedelta(hours=2)),

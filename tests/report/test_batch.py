@@ -233,3 +233,33 @@ def test_cli_contract_default_period_and_files(two_weeks, tmp_path):
         "savings" in page.ids
     )  # real simulator ran or said why not; either way the section exists
     assert ("savings" in page.tables) != ("savings-unavailable" in page.ids)
+
+
+def test_a_report_that_fails_while_writing_leaves_nothing_half_written(
+    two_weeks, tmp_path, monkeypatch
+):
+    from costlab.report import batch
+
+    db, _ = two_weeks
+    out = tmp_path / "reports"
+
+    def broken(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(batch.report_html, "render", broken)
+    with pytest.raises(OSError, match="disk full"):
+        build_report(db, period="2026-W45", out=out, savings_provider=unavailable)
+    assert list(tmp_path.iterdir()) == []  # neither `out` nor a staging folder
+    # into a folder holding another period's report: that one stays, nothing new appears
+    out.mkdir()
+    (out / "report-2026-W44.html").write_text("earlier")
+    with pytest.raises(OSError, match="disk full"):
+        build_report(db, period="2026-W45", out=out, savings_provider=unavailable)
+    assert [p.name for p in tmp_path.iterdir()] == ["reports"]
+    assert [p.name for p in out.iterdir()] == ["report-2026-W44.html"]
+    monkeypatch.undo()
+    files = build_report(db, period="2026-W45", out=out, savings_provider=unavailable)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["report-2026-W44.html", *(p.name for p in files.paths)]
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["reports"]
