@@ -539,19 +539,19 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc), 2)
     except CostlabError as exc:
         _fail(str(exc), 1)
-    except OSError as exc:
-        # The disk, not costlab: a full disk, a permission, a path that changed under us.
-        where = f": {exc.filename}" if exc.filename else ""
-        _fail(f"cannot read or write a file ({exc.strerror or exc}){where}", 1)
     except Exception as exc:
         # a damaged block is only found when a query reads it, deep inside a command (DuckDB's
-        # error, or pyarrow's wrapping of it when the rows stream through Arrow)
+        # error, or pyarrow's wrapping of it, an OSError, when the rows stream through Arrow)
         from costlab import store
 
         damaged = store.damage_message(state.db, exc)
-        if damaged is None:
+        if damaged is not None:
+            _fail(damaged, 1)
+        if not isinstance(exc, OSError):
             raise
-        _fail(damaged, 1)
+        # The disk, not costlab: a full disk, a permission, a path that changed under us.
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"cannot read or write a file ({exc.strerror or exc}){where}", 1)
 
 
 def _fail(message: str, code: int) -> None:
