@@ -48,6 +48,17 @@ class ParsedOverrides:
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame(self.rows, schema=PRICES_SCHEMA)
 
+    def errors_message(self, head: str, *, verb: str, sep: str) -> str:
+        """`head: N bad row(s), nothing <verb>:` and the first MAX_REPORTED errors, each after
+        `sep` (a line break and indent for the CLI, `; ` for a one-line collector error)."""
+        shown = self.errors[:MAX_REPORTED]
+        more = len(self.errors) - len(shown)
+        return (
+            f"{head}: {len(self.errors)} bad row(s), nothing {verb}:{sep.lstrip(';')}"
+            + sep.join(shown)
+            + (f"{sep}... and {more} more" if more else "")
+        )
+
 
 def _cut(value: str, limit: int = 40) -> str:
     """A field for an error line, cut when it is long (a stray blob in a CSV)."""

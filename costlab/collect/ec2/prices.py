@@ -26,7 +26,7 @@ from rich.table import Table
 
 from costlab import store
 from costlab.collect import sink
-from costlab.collect.ec2.price_import import MAX_REPORTED, parse_overrides
+from costlab.collect.ec2.price_import import parse_overrides
 from costlab.collect.ec2.pricing_api import PRICING_REGION, fetch_ondemand
 from costlab.collect.ec2.snapshot import shipped_snapshot, snapshot_prices
 from costlab.collect.ec2.spot import fetch_spot
@@ -163,13 +163,7 @@ def import_overrides(conn: duckdb.DuckDBPyConnection, path: Path) -> PricesRepor
     """Load a price-override CSV as source='manual'; all rows or none (errors name the line)."""
     parsed = parse_overrides(path)
     if parsed.errors:
-        shown = parsed.errors[:MAX_REPORTED]
-        more = len(parsed.errors) - len(shown)
-        raise UsageError(
-            f"{path}: {len(parsed.errors)} bad row(s), nothing imported:\n  "
-            + "\n  ".join(shown)
-            + (f"\n  ... and {more} more" if more else "")
-        )
+        raise UsageError(parsed.errors_message(str(path), verb="imported", sep="\n  "))
     known = {
         r[0] for r in conn.execute(store.load_sql("collect/prices_known_instance_types")).fetchall()
     }

@@ -59,7 +59,7 @@ def snapshot_prices(path: Path | None = None) -> pl.DataFrame:
 def _checked(source: Path, raw: pl.DataFrame) -> pl.DataFrame:
     """A user's snapshot, row by row under the override import's rules (prices costlab cannot
     store, malformed zones, one key priced twice), so no price is stored as $0 or truncated."""
-    from costlab.collect.ec2.price_import import MAX_REPORTED, ParsedOverrides, check_record
+    from costlab.collect.ec2.price_import import ParsedOverrides, check_record
 
     parsed = ParsedOverrides()
     seen: dict[tuple, tuple[int, str]] = {}
@@ -69,12 +69,8 @@ def _checked(source: Path, raw: pl.DataFrame) -> pl.DataFrame:
     ):
         check_record({k: v or "" for k, v in rec.items()}, line, seen, parsed)
     if parsed.errors:
-        shown = parsed.errors[:MAX_REPORTED]
-        more = len(parsed.errors) - len(shown)
         raise CollectorError(
-            f"price snapshot {source}: {len(parsed.errors)} bad row(s), nothing loaded: "
-            + "; ".join(shown)
-            + (f"; ... and {more} more" if more else "")
+            parsed.errors_message(f"price snapshot {source}", verb="loaded", sep="; ")
         )
     return parsed.frame().with_columns(pl.lit("snapshot").alias("source"))
 
