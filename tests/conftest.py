@@ -10,10 +10,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import settings
 
 from costlab import store
 
 REPO = Path(__file__).resolve().parent.parent
+
+# In CI every property test draws the same examples run after run (a failure there reproduces
+# exactly); locally they stay random, which is where new counterexamples are found.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ARG001
